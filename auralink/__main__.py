@@ -1,0 +1,3 @@
+from auralink.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Build the livekit ``Agent`` for an AgentSpec: the plain agent, or a bot builder's own class."""
+
+from __future__ import annotations
+
+__all__ = ["build_agent", "load_graph"]
+
+import importlib
+from typing import Any
+
+from livekit.agents import Agent
+
+from auralink.core import AgentSpec, ConfigError
+
+from .tools import build_tools
+
+
+def build_agent(spec: AgentSpec) -> Agent:
+    """An ``Agent`` with the spec's instructions and tools.
+
+    With ``class: module:Class`` the bot builder's ``Agent`` subclass is used; it is constructed
+    with ``instructions=`` and ``tools=`` keywords and keeps its own ``@function_tool`` methods.
+    """
+    tools = build_tools(spec.tools)
+    if spec.agent_class is None:
+        return Agent(instructions=spec.instructions, tools=tools)
+    cls = _import(spec.agent_class, field="class")
+    if not (isinstance(cls, type) and issubclass(cls, Agent)):
+        raise ConfigError(f"class: {spec.agent_class!r} is not a livekit.agents.Agent subclass")
+    try:
+        agent = cls(instructions=spec.instructions, tools=tools)
+    except TypeError as e:
+        raise ConfigError(
+            f"class: {spec.agent_class} must accept instructions= and tools= keyword arguments ({e})"
+        ) from None
+    assert isinstance(agent, Agent)
+    return agent
+
+
+def load_graph(ref: str) -> Any:
+    """Call the ``module:factory`` named by ``langgraph:`` and return its compiled graph."""
+    factory = _import(ref, field="langgraph")
+    if not callable(factory):
+        raise ConfigError(f"langgraph: {ref!r} is not callable")
+    graph = factory()
+    if not hasattr(graph, "astream"):
+        raise ConfigError(f"langgraph: {ref!r} did not return a compiled LangGraph graph")
+    return graph
+
+
+def _import(ref: str, *, field: str) -> Any:
+    module_name, _, attr = ref.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"{field}: cannot import {ref!r}: {e}") from None

@@ -1,0 +1,138 @@
+"""The agent worker: one livekit-agents ``AgentServer`` for the whole catalogue.
+
+It registers a single ``agent_name`` (``AURALINK_WORKER_AGENT_NAME``); each dispatch's metadata
+names the AgentSpec (``{"agent": "receptionist"}``). Job processes are prewarmed with the VAD;
+the catalogue is read per job, so edits to agents.yaml apply to the next call. SIGTERM drains:
+running calls finish, no new ones are accepted (livekit-agents' own signal handling).
+"""
+
+from __future__ import annotations
+
+__all__ = ["entrypoint", "resolve_spec", "run_worker"]
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from livekit import rtc
+from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, cli
+from livekit.agents.voice.events import MetricsCollectedEvent
+
+from auralink.core import (
+    AgentSpec,
+    AuraLinkError,
+    ConfigError,
+    Settings,
+    UnknownAgent,
+    check_credentials,
+    get_settings,
+    load_catalogue,
+)
+
+from .agent import build_agent
+from .session import build_session
+
+logger = logging.getLogger("auralink.agents")
+
+METRICS_TOPIC = "auralink.metrics"
+_MAX_JOBS = 8
+
+
+def resolve_spec(metadata: str | None, settings: Settings) -> AgentSpec:
+    """The AgentSpec a dispatch names in its metadata (default agent when it names none)."""
+    name = settings.default_agent
+    if metadata:
+        try:
+            data = json.loads(metadata)
+        except json.JSONDecodeError:
+            raise ConfigError("dispatch metadata is not JSON; expected {\"agent\": \"<name>\"}") from None
+        if isinstance(data, dict) and isinstance(data.get("agent"), str):
+            name = data["agent"]
+    catalogue = load_catalogue(settings.agents_file)
+    spec = catalogue.get(name)
+    if spec is None:
+        raise UnknownAgent(name, catalogue.names)
+    return spec
+
+
+def prewarm(proc: JobProcess) -> None:
+    from livekit.plugins import silero
+
+    proc.userdata["vad"] = silero.VAD.load()
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    settings = get_settings()
+    try:
+        spec = resolve_spec(ctx.job.metadata, settings)
+        session = build_session(spec, settings=settings, vad_model=ctx.proc.userdata.get("vad"))
+        agent = build_agent(spec)
+    except AuraLinkError as e:
+        logger.error("job %s cannot start: %s", ctx.job.id, e)
+        ctx.shutdown(reason=str(e))
+        return
+    await ctx.connect()
+    _publish_metrics(session, ctx.room)
+    await session.start(agent=agent, room=ctx.room)
+    logger.info("agent %s joined room %s", spec.name, ctx.room.name)
+    if spec.greeting:
+        session.say(spec.greeting)
+
+
+def _publish_metrics(session: AgentSession[Any], room: rtc.Room) -> None:
+    """Send every metrics event to the room on ``auralink.metrics`` (benchmarks and the page read it)."""
+    tasks: set[Any] = set()
+
+    def on_metrics(ev: MetricsCollectedEvent) -> None:
+        if room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
+            return
+        payload = ev.metrics.model_dump_json(exclude={"metadata"})
+        task = room.local_participant.publish_data(payload, topic=METRICS_TOPIC, reliable=True)
+        fut = asyncio.ensure_future(task)
+        tasks.add(fut)
+        fut.add_done_callback(tasks.discard)
+
+    session.on("metrics_collected", on_metrics)
+
+
+def _load(server: AgentServer) -> float:
+    return min(len(server.active_jobs) / _MAX_JOBS, 1.0)
+
+
+def run_worker(settings: Settings) -> int:
+    """Run the worker until SIGINT/SIGTERM (then drain). Blocks."""
+    catalogue = load_catalogue(settings.agents_file)  # fail fast on a broken catalogue
+    for issue in check_credentials(catalogue, filename=str(settings.agents_file)):
+        logger.error("%s (calls to that agent will fail until it is set)", issue)
+    if settings.livekit_api_key is None or settings.livekit_api_secret is None:
+        raise ConfigError("the worker needs LIVEKIT_API_KEY and LIVEKIT_API_SECRET (or run `auralink up`)")
+    if not any(a.turn.detection == "eot" for a in catalogue.agents):
+        # the on-device end-of-turn model costs ~240 MB per process; load it only when used
+        os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
+    server = AgentServer(
+        ws_url=settings.livekit_url,
+        api_key=settings.livekit_api_key,
+        api_secret=settings.livekit_api_secret.get_secret_value(),
+        host="127.0.0.1",
+        port=settings.worker_port,
+        num_idle_processes=settings.worker_idle_processes,
+        setup_fnc=prewarm,
+        load_fnc=_load,
+        load_threshold=0.99,
+        job_memory_warn_mb=500,
+        initialize_process_timeout=60.0,
+    )
+    server.rtc_session(entrypoint, agent_name=settings.worker_agent_name)
+    logger.info(
+        "worker for %d agent(s) (%s) on %s as agent_name=%s",
+        len(catalogue.agents),
+        ", ".join(catalogue.names),
+        settings.livekit_url,
+        settings.worker_agent_name,
+    )
+    sys.argv = [sys.argv[0], "start", "--log-level", settings.log_level.upper()]
+    cli.run_app(server)
+    return 0

@@ -1,0 +1,96 @@
+"""The FastAPI application: :func:`create_app` builds it from settings, :func:`serve` runs it.
+
+Nothing is built at import time. The lifespan owns the one LiveKit server API client and
+closes it on shutdown; routes reach it, the settings and the catalogue through
+:mod:`auralink.api.deps`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["create_app", "serve"]
+
+import errno
+import logging
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from auralink.core import PortInUse, ServiceFailed, Settings
+
+from .catalogue import CatalogueCache
+from .errors import install_error_handlers
+from .livekit_client import http_url, livekit_credentials, open_livekit_api
+from .routes import dev, health
+from .web import default_web_dist, mount_page
+
+logger = logging.getLogger("auralink.api")
+
+
+def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
+    """The API for ``settings``; serves the built page from ``web_dist`` (default: ``web/dist``).
+
+    Raises :class:`~auralink.core.ConfigError` at once if the LiveKit URL or keys are unusable,
+    rather than on the first request.
+    """
+    livekit_credentials(settings)
+    http_url(settings.livekit_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = open_livekit_api(settings)
+        app.state.livekit = client
+        try:
+            yield
+        finally:
+            app.state.livekit = None
+            await client.aclose()
+
+    app = FastAPI(
+        title="AuraLink",
+        summary="AI agents for real-time conversations",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.catalogue = CatalogueCache(path=settings.agents_file)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(dev.router)
+    mount_page(app, web_dist if web_dist is not None else default_web_dist())
+    return app
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise PortInUse("the API", port, "AURALINK_API_PORT") from None
+        raise ServiceFailed("api", f"cannot listen on {host}:{port}: {e.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: Settings) -> int:
+    """Run the API on ``settings.api_host:api_port`` until SIGINT or SIGTERM; 0 on a clean stop."""
+    app = create_app(settings)
+    sock = _bind(settings.api_host, settings.api_port)
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    logger.info("API and page on http://%s:%d/", settings.api_host, sock.getsockname()[1])
+    try:
+        # uvicorn handles SIGINT/SIGTERM itself: it stops accepting, drains and runs the lifespan's exit
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    if not server.started:
+        raise ServiceFailed("api", "did not start (see the log above)")
+    return 0

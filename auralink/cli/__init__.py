@@ -1,0 +1,120 @@
+"""The ``auralink`` command: the composition root that wires settings to each process.
+
+    auralink up                 the whole local stack (Redis, LiveKit, models, worker, page)
+    auralink worker             the agent worker against any LiveKit URL
+    auralink models serve       the embedded OpenAI-compatible model server
+    auralink api                the API and the dev page
+    auralink chat AGENT         a text conversation with an agent in the terminal
+    auralink agents validate    check agents.yaml (file, line, field of each problem)
+    auralink agents list        the agents in the catalogue
+    auralink voices [AGENT]     the voices an agent can use
+    auralink keys               print (and create) the dev LiveKit keys
+"""
+
+from __future__ import annotations
+
+__all__ = ["main"]
+
+import argparse
+import sys
+from pathlib import Path
+
+from auralink.core import AuraLinkError, configure_logging, get_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="auralink", description="AuraLink: AI agents for real-time conversations")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="run the whole local stack and print the page URL")
+    up.add_argument("--no-worker", action="store_true", help="start everything but the agent worker")
+    up.add_argument("--services", help="comma-separated subset: redis,livekit,models,worker,api")
+
+    sub.add_parser("worker", help="run the agent worker (LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET)")
+
+    models = sub.add_parser("models", help="the embedded model server")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="SUBCOMMAND")
+    serve = msub.add_parser("serve", help="serve local STT, LLM, TTS and embeddings over the OpenAI HTTP API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--only", help="comma-separated subset of: llm,stt,tts,embeddings")
+
+    sub.add_parser("api", help="run the API and the dev page")
+
+    chat = sub.add_parser("chat", help="talk to an agent in the terminal (text, no LiveKit needed)")
+    chat.add_argument("agent", nargs="?", help="agent name (default: AURALINK_DEFAULT_AGENT)")
+    chat.add_argument("--agents", type=Path, help="catalogue file (default: agents.yaml)")
+    chat.add_argument("-m", "--message", action="append", help="send this message and exit (repeatable)")
+
+    agents = sub.add_parser("agents", help="work with the agent catalogue")
+    asub = agents.add_subparsers(dest="agents_command", required=True, metavar="SUBCOMMAND")
+    val = asub.add_parser("validate", help="check a catalogue file")
+    val.add_argument("file", nargs="?", type=Path)
+    val.add_argument("--no-env", action="store_true", help="do not check that BYOK keys are set")
+    lst = asub.add_parser("list", help="list the agents")
+    lst.add_argument("file", nargs="?", type=Path)
+
+    voices = sub.add_parser("voices", help="list the voices an agent can use")
+    voices.add_argument("agent", nargs="?")
+
+    keys = sub.add_parser("keys", help="print the dev LiveKit keys, creating them if needed")
+    keys.add_argument("--rotate", action="store_true", help="make new keys")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = get_settings()
+        configure_logging(settings.log_level)
+        return _dispatch(args, settings)
+    except AuraLinkError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR0911 - one branch per command
+    from auralink.core import Settings
+
+    assert isinstance(settings, Settings)
+    match args.command:
+        case "up":
+            from .stack import run_up
+
+            return run_up(settings, no_worker=args.no_worker, services=args.services)
+        case "worker":
+            from .keys import with_dev_keys
+            from auralink.agents.worker import run_worker
+
+            return run_worker(with_dev_keys(settings))
+        case "models":
+            from auralink.models.server import serve
+
+            only = set(args.only.split(",")) if args.only else None
+            return serve(settings, host=args.host, port=args.port, only=only)
+        case "api":
+            from .keys import with_dev_keys
+            from auralink.api.app import serve as serve_api
+
+            return serve_api(with_dev_keys(settings))
+        case "chat":
+            from auralink.agents.chat import run_chat
+
+            return run_chat(settings, agent=args.agent, agents_file=args.agents, messages=args.message)
+        case "agents":
+            from .catalogue_cmds import list_agents, validate
+
+            if args.agents_command == "validate":
+                return validate(args.file or settings.agents_file, check_env=not args.no_env)
+            return list_agents(args.file or settings.agents_file)
+        case "voices":
+            from .catalogue_cmds import voices
+
+            return voices(settings, args.agent)
+        case "keys":
+            from .keys import print_keys
+
+            return print_keys(settings, rotate=args.rotate)
+    return 2

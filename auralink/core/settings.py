@@ -1,0 +1,101 @@
+"""Typed settings for every AuraLink process, read from the environment and ``.env``.
+
+Environment variables win over ``.env``. LiveKit's own variable names (``LIVEKIT_URL``,
+``LIVEKIT_API_KEY``, ``LIVEKIT_API_SECRET``) are used as they are, so a worker pointed at
+LiveKit Cloud needs nothing AuraLink-specific; everything else is ``AURALINK_*``.
+Nothing is built at import time: call :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Settings", "get_settings"]
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"changeme", "secret", "devkey", "replace-me"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AURALINK_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # -- where things live
+    data_dir: Path = Field(default=Path(".auralink"), description="run folders, logs, dev keys")
+    agents_file: Path = Field(default=Path("agents.yaml"), description="the agent catalogue")
+    default_agent: str = Field(default="assistant", description="agent the dev page talks to")
+
+    # -- LiveKit (self-hosted or Cloud)
+    livekit_url: str = Field(
+        default="ws://127.0.0.1:7880",
+        validation_alias=AliasChoices("LIVEKIT_URL", "AURALINK_LIVEKIT_URL"),
+    )
+    livekit_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("LIVEKIT_API_KEY", "AURALINK_LIVEKIT_API_KEY")
+    )
+    livekit_api_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LIVEKIT_API_SECRET", "AURALINK_LIVEKIT_API_SECRET"),
+    )
+    livekit_port: int = 7880
+    livekit_rtc_tcp_port: int = 7881
+    livekit_udp_port_start: int = 50000
+    livekit_udp_port_end: int = 50100
+    redis_port: int = 6379
+
+    # -- the embedded model server (OpenAI-compatible HTTP)
+    models_host: str = "127.0.0.1"
+    models_port: int = 8811
+    models_url: str | None = Field(
+        default=None, description="base URL of the model server; derived from host/port if unset"
+    )
+    models_threads: int = Field(default=2, ge=1, description="CPU threads per local model")
+    piper_port: int = Field(default=8812, description="port of the piper TTS subprocess")
+
+    # -- the API / dev page
+    api_host: str = "127.0.0.1"
+    api_port: int = 8800
+
+    # -- the agent worker
+    worker_agent_name: str = Field(
+        default="auralink", description="agent_name the worker registers; dispatches name it"
+    )
+    worker_port: int = Field(default=8081, description="worker health/debug HTTP port (0 = any)")
+    worker_idle_processes: int = Field(default=1, ge=0, description="prewarmed job processes")
+
+    log_level: str = "INFO"
+
+    @field_validator("livekit_api_secret")
+    @classmethod
+    def _no_placeholder_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and v.get_secret_value().strip().lower() in _PLACEHOLDERS:
+            raise ValueError("LIVEKIT_API_SECRET is a placeholder; run `auralink keys` for a real one")
+        return v
+
+    @property
+    def models_base_url(self) -> str:
+        """The model server's OpenAI base URL (ends in ``/v1``)."""
+        if self.models_url:
+            return self.models_url.rstrip("/")
+        return f"http://{self.models_host}:{self.models_port}/v1"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def dev_keys_file(self) -> Path:
+        return self.data_dir / "livekit-dev-keys.env"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

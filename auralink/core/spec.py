@@ -1,0 +1,283 @@
+"""The agents.yaml v1 schema: one ``AgentSpec`` per agent, and the ``Catalogue`` that holds them.
+
+Provider blocks are discriminated by ``provider``. ``local`` means the embedded model server;
+every other provider is bring-your-own-key and names the environment variable holding its key
+(``api_key_env``), which :meth:`AgentSpec.missing_credentials` checks.
+Loading and line-numbered errors live in :mod:`auralink.core.catalogue`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentSpec",
+    "Catalogue",
+    "InterruptionSpec",
+    "LLMSpec",
+    "MCPServerSpec",
+    "MemorySpec",
+    "STTSpec",
+    "TTSSpec",
+    "ToolSpec",
+    "TurnSpec",
+]
+
+import os
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_IMPORT_REF = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BYOKSpec(_Strict):
+    api_key_env: str = Field(description="environment variable holding the provider's key")
+
+    def key(self) -> str | None:
+        return os.environ.get(self.api_key_env) or None
+
+
+# ---------------------------------------------------------------- speech to text
+class LocalSTT(_Strict):
+    provider: Literal["local"] = "local"
+    model: str = Field(default="whisper-tiny.en", description="model id served by the model server")
+
+
+class DeepgramSTT(BYOKSpec):
+    provider: Literal["deepgram"]
+    model: str = "nova-3"
+    api_key_env: str = "DEEPGRAM_API_KEY"
+
+
+class OpenAISTT(BYOKSpec):
+    provider: Literal["openai"]
+    model: str = "gpt-4o-mini-transcribe"
+    base_url: str | None = Field(default=None, description="any OpenAI-compatible endpoint")
+    api_key_env: str = "OPENAI_API_KEY"
+
+
+class PluginSpec(BYOKSpec):
+    """Any livekit-plugins-* class, e.g. ``livekit.plugins.cartesia:TTS``."""
+
+    provider: Literal["plugin"]
+    plugin: str = Field(pattern=_IMPORT_REF, description="module:Class of a livekit plugin")
+    options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments")
+    api_key_env: str = ""
+
+    def key(self) -> str | None:
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+STTSpec = Annotated[LocalSTT | DeepgramSTT | OpenAISTT | PluginSpec, Field(discriminator="provider")]
+
+
+# ---------------------------------------------------------------- language model
+class _LLMCommon(_Strict):
+    temperature: float = Field(default=0.4, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=32768)
+
+
+class LocalLLM(_LLMCommon):
+    provider: Literal["local"] = "local"
+    model: str = "smollm2-135m-instruct"
+    max_tokens: int | None = Field(default=96, ge=1, le=4096)
+
+
+class OpenAILLM(_LLMCommon, BYOKSpec):
+    provider: Literal["openai"]
+    model: str = "gpt-4o-mini"
+    base_url: str | None = Field(default=None, description="OpenAI, Ollama, vLLM, Groq, ...")
+    api_key_env: str = "OPENAI_API_KEY"
+
+
+LLMSpec = Annotated[LocalLLM | OpenAILLM | PluginSpec, Field(discriminator="provider")]
+
+
+# ---------------------------------------------------------------- text to speech
+class LocalTTS(_Strict):
+    provider: Literal["local"] = "local"
+    voice: str = Field(default="en_US-joe-medium", description="a local Piper voice")
+    speed: float = Field(default=1.0, gt=0.25, le=4.0)
+
+
+class ElevenLabsTTS(BYOKSpec):
+    provider: Literal["elevenlabs"]
+    voice: str = Field(default="EXAVITQu4vr4xnSDxMaL", description="ElevenLabs voice id")
+    model: str = "eleven_flash_v2_5"
+    api_key_env: str = "ELEVENLABS_API_KEY"
+
+
+class DeepgramTTS(BYOKSpec):
+    provider: Literal["deepgram"]
+    model: str = "aura-2-thalia-en"
+    api_key_env: str = "DEEPGRAM_API_KEY"
+
+
+class OpenAITTS(BYOKSpec):
+    provider: Literal["openai"]
+    model: str = "gpt-4o-mini-tts"
+    voice: str = "alloy"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+
+
+TTSSpec = Annotated[
+    LocalTTS | ElevenLabsTTS | DeepgramTTS | OpenAITTS | PluginSpec, Field(discriminator="provider")
+]
+
+
+# ---------------------------------------------------------------- conversation behaviour
+class TurnSpec(_Strict):
+    """How the agent decides the user has finished speaking. All modes run locally."""
+
+    detection: Literal["vad", "stt", "eot"] = Field(
+        default="vad",
+        description="vad: silence after speech; stt: the STT's end of speech; "
+        "eot: LiveKit's on-device audio end-of-turn model (v1-mini)",
+    )
+    min_endpointing_delay: float = Field(default=0.35, ge=0.0, le=5.0)
+    max_endpointing_delay: float = Field(default=3.0, ge=0.1, le=15.0)
+    preemptive_generation: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TurnSpec:
+        if self.max_endpointing_delay < self.min_endpointing_delay:
+            raise ValueError("max_endpointing_delay must be >= min_endpointing_delay")
+        return self
+
+
+class InterruptionSpec(_Strict):
+    enabled: bool = True
+    min_duration: float = Field(default=0.5, ge=0.0, le=5.0, description="seconds of speech")
+    min_words: int = Field(default=0, ge=0, le=20)
+    resume_false_interruption: bool = True
+
+
+class ToolSpec(_Strict):
+    """A function the agent may call: a built-in by name, or ``module:function`` in Python."""
+
+    builtin: Literal["current_time", "end_call"] | None = None
+    python: str | None = Field(default=None, pattern=_IMPORT_REF)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ToolSpec:
+        if (self.builtin is None) == (self.python is None):
+            raise ValueError("give exactly one of `builtin` or `python`")
+        return self
+
+
+class MemorySpec(_Strict):
+    """Long-term memory (behaviour arrives with the memory issue; the shape is fixed now)."""
+
+    enabled: bool = False
+    scope: Literal["subject", "organisation", "agent"] = "subject"
+    top_k: int = Field(default=5, ge=1, le=50)
+    retention_days: int | None = Field(default=365, ge=1)
+
+
+class MCPServerSpec(_Strict):
+    """An MCP server whose tools the agent may use (stdio command or remote URL)."""
+
+    name: str = Field(pattern=_NAME.pattern)
+    transport: Literal["stdio", "http", "sse"] = "stdio"
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    url: str | None = None
+    headers_env: dict[str, str] = Field(
+        default_factory=dict, description="header name -> env var holding its value"
+    )
+    allow: list[str] | None = None
+    deny: list[str] = Field(default_factory=list)
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _transport_fields(self) -> MCPServerSpec:
+        if self.transport == "stdio" and not self.command:
+            raise ValueError("a stdio MCP server needs `command`")
+        if self.transport != "stdio" and not self.url:
+            raise ValueError(f"a {self.transport} MCP server needs `url`")
+        return self
+
+
+# ---------------------------------------------------------------- the agent
+class AgentSpec(_Strict):
+    name: str = Field(description="lowercase id: letters, digits, - and _")
+    description: str = ""
+    instructions: str = Field(min_length=1)
+    greeting: str | None = Field(default=None, description="said when the agent joins; none = silent")
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    stt: STTSpec = Field(default_factory=LocalSTT)
+    llm: LLMSpec = Field(default_factory=LocalLLM)
+    tts: TTSSpec = Field(default_factory=LocalTTS)
+    turn: TurnSpec = Field(default_factory=TurnSpec)
+    interruptions: InterruptionSpec = Field(default_factory=InterruptionSpec)
+    tools: list[ToolSpec] = Field(default_factory=list)
+    memory: MemorySpec = Field(default_factory=MemorySpec)
+    mcp: list[MCPServerSpec] = Field(default_factory=list)
+    agent_class: str | None = Field(
+        default=None,
+        alias="class",
+        pattern=_IMPORT_REF,
+        description="module:Class of a livekit Agent subclass to run instead of the plain agent",
+    )
+    langgraph: str | None = Field(
+        default=None,
+        pattern=_IMPORT_REF,
+        description="module:factory returning a LangGraph graph used as the agent's brain",
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("use lowercase letters, digits, '-' and '_', starting with a letter")
+        return v
+
+    @model_validator(mode="after")
+    def _one_brain(self) -> AgentSpec:
+        if self.langgraph and self.llm.provider != "local":
+            # a graph is the brain; an LLM block beside it would be silently ignored
+            raise ValueError("give either `langgraph` or a non-local `llm`, not both")
+        return self
+
+    def missing_credentials(self) -> list[tuple[str, str]]:
+        """(field path, env var) for every BYOK key this agent needs that is not set."""
+        missing: list[tuple[str, str]] = []
+        for part in ("stt", "llm", "tts"):
+            block = getattr(self, part)
+            if isinstance(block, BYOKSpec) and block.api_key_env and block.key() is None:
+                missing.append((f"{part}.api_key_env", block.api_key_env))
+        for i, server in enumerate(self.mcp):
+            for header, env in server.headers_env.items():
+                if not os.environ.get(env):
+                    missing.append((f"mcp[{i}].headers_env.{header}", env))
+        return missing
+
+
+class Catalogue(_Strict):
+    version: Literal[1] = 1
+    agents: list[AgentSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Catalogue:
+        seen: set[str] = set()
+        for agent in self.agents:
+            if agent.name in seen:
+                raise ValueError(f"agent name {agent.name!r} is used twice")
+            seen.add(agent.name)
+        return self
+
+    def get(self, name: str) -> AgentSpec | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.agents]
