@@ -20,7 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from livekit.agents.voice.run_result import ChatMessageEvent, FunctionCallEvent, FunctionCallOutputEvent
+from livekit.agents.voice.run_result import (
+    ChatMessageEvent,
+    RunResult,
+    FunctionCallEvent,
+    FunctionCallOutputEvent,
+)
 
 from auralink.core import AgentSpec, ServiceFailed, Settings, UnknownAgent, load_catalogue
 from auralink.core.spec import LocalLLM
@@ -64,7 +69,7 @@ async def _chat(spec: AgentSpec, settings: Settings, messages: list[str] | None)
                 return 0
             if not text.strip():
                 continue
-            result = await session.run(user_input=text)
+            result: RunResult[None] = await session.run(user_input=text)
             for ev in result.events:
                 if isinstance(ev, FunctionCallEvent):
                     print(f"  [tool] {ev.item.name}({ev.item.arguments})")

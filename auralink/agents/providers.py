@@ -15,10 +15,12 @@ import importlib
 from typing import Any
 
 from livekit.agents import llm, stt, tts
+from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import openai
 
 from auralink.core import ConfigError, MissingCredential, Settings
 from auralink.core.spec import (
+    BYOKSpec,
     DeepgramSTT,
     DeepgramTTS,
     ElevenLabsTTS,
@@ -32,7 +34,6 @@ from auralink.core.spec import (
     PluginSpec,
     STTSpec,
     TTSSpec,
-    BYOKSpec,
 )
 
 # the model server needs no key, but the OpenAI client insists on one
@@ -46,14 +47,14 @@ def _key(block: BYOKSpec, *, what: str) -> str:
     return key
 
 
-def build_stt(spec: STTSpec, *, settings: Settings, language: str) -> stt.STT:
+def build_stt(spec: STTSpec, *, settings: Settings, language: str) -> stt.STT[Any]:
     match spec:
         case LocalSTT():
             return openai.STT(
                 model=spec.model,
                 base_url=settings.models_base_url,
                 api_key=_LOCAL_KEY,
-                language=language.split("-")[0],
+                language=language.split("-", maxsplit=1)[0],
                 use_realtime=False,
             )
         case DeepgramSTT():
@@ -63,16 +64,17 @@ def build_stt(spec: STTSpec, *, settings: Settings, language: str) -> stt.STT:
         case OpenAISTT():
             return openai.STT(
                 model=spec.model,
-                language=language.split("-")[0],
+                language=language.split("-", maxsplit=1)[0],
                 api_key=_key(spec, what="OpenAI-compatible STT"),
-                **({"base_url": spec.base_url} if spec.base_url else {}),
+                base_url=spec.base_url or NOT_GIVEN,
             )
         case PluginSpec():
-            return _plugin(spec, stt.STT, what="stt")
+            plugin_stt: stt.STT[Any] = _plugin(spec, stt.STT, what="stt")
+            return plugin_stt
     raise ConfigError(f"unsupported stt provider {spec.provider!r}")
 
 
-def build_llm(spec: LLMSpec, *, settings: Settings) -> llm.LLM:
+def build_llm(spec: LLMSpec, *, settings: Settings) -> llm.LLM[Any]:
     match spec:
         case LocalLLM():
             return openai.LLM(
@@ -84,21 +86,20 @@ def build_llm(spec: LLMSpec, *, settings: Settings) -> llm.LLM:
                 max_retries=0,
             )
         case OpenAILLM():
-            extra: dict[str, Any] = {"base_url": spec.base_url} if spec.base_url else {}
-            if spec.max_tokens:
-                extra["max_completion_tokens"] = spec.max_tokens
             return openai.LLM(
                 model=spec.model,
                 api_key=_key(spec, what="OpenAI-compatible LLM"),
+                base_url=spec.base_url or NOT_GIVEN,
                 temperature=spec.temperature,
-                **extra,
+                max_completion_tokens=spec.max_tokens or NOT_GIVEN,
             )
         case PluginSpec():
-            return _plugin(spec, llm.LLM, what="llm")
+            plugin_llm: llm.LLM[Any] = _plugin(spec, llm.LLM, what="llm")
+            return plugin_llm
     raise ConfigError(f"unsupported llm provider {spec.provider!r}")
 
 
-def build_tts(spec: TTSSpec, *, settings: Settings) -> tts.TTS:
+def build_tts(spec: TTSSpec, *, settings: Settings) -> tts.TTS[Any]:
     match spec:
         case LocalTTS():
             return openai.TTS(
@@ -124,10 +125,11 @@ def build_tts(spec: TTSSpec, *, settings: Settings) -> tts.TTS:
                 model=spec.model,
                 voice=spec.voice,
                 api_key=_key(spec, what="OpenAI-compatible TTS"),
-                **({"base_url": spec.base_url} if spec.base_url else {}),
+                base_url=spec.base_url or NOT_GIVEN,
             )
         case PluginSpec():
-            return _plugin(spec, tts.TTS, what="tts")
+            plugin_tts: tts.TTS[Any] = _plugin(spec, tts.TTS, what="tts")
+            return plugin_tts
     raise ConfigError(f"unsupported tts provider {spec.provider!r}")
 
 

@@ -45,7 +45,7 @@ def turn_handling(spec: AgentSpec) -> TurnHandlingOptions:
     )
 
 
-def build_brain(spec: AgentSpec, *, settings: Settings) -> llm.LLM:
+def build_brain(spec: AgentSpec, *, settings: Settings) -> llm.LLM[Any]:
     if spec.langgraph:
         from livekit.plugins import langchain
 
@@ -58,7 +58,10 @@ def build_session(
 ) -> AgentSession[Any]:
     """An AgentSession for ``spec``; ``text_only`` leaves out speech (for ``auralink chat``)."""
     if text_only:
-        return AgentSession(llm=build_brain(spec, settings=settings), turn_handling=TurnHandlingOptions(turn_detection="manual"))
+        return AgentSession(
+            llm=build_brain(spec, settings=settings),
+            turn_handling=TurnHandlingOptions(turn_detection="manual"),
+        )
     return AgentSession(
         stt=build_stt(spec.stt, settings=settings, language=spec.language),
         llm=build_brain(spec, settings=settings),

@@ -24,7 +24,7 @@ async def current_time() -> str:
 
 
 @function_tool
-async def end_call(context: RunContext) -> str:
+async def end_call(context: RunContext[Any]) -> str:
     """End the conversation when the user says goodbye or asks to hang up."""
     await context.wait_for_playout()
     try:
@@ -35,7 +35,7 @@ async def end_call(context: RunContext) -> str:
     return "Call ended."
 
 
-_BUILTINS: dict[str, FunctionTool] = {"current_time": current_time, "end_call": end_call}
+_BUILTINS: dict[str, Any] = {"current_time": current_time, "end_call": end_call}
 
 
 def build_tools(specs: list[ToolSpec]) -> list[Any]:

@@ -48,7 +48,7 @@ def resolve_spec(metadata: str | None, settings: Settings) -> AgentSpec:
         try:
             data = json.loads(metadata)
         except json.JSONDecodeError:
-            raise ConfigError("dispatch metadata is not JSON; expected {\"agent\": \"<name>\"}") from None
+            raise ConfigError('dispatch metadata is not JSON; expected {"agent": "<name>"}') from None
         if isinstance(data, dict) and isinstance(data.get("agent"), str):
             name = data["agent"]
     catalogue = load_catalogue(settings.agents_file)
@@ -133,6 +133,8 @@ def run_worker(settings: Settings) -> int:
         settings.livekit_url,
         settings.worker_agent_name,
     )
+    # livekit-agents installs its own log handler (JSON lines in `start` mode); one handler, not two
+    logging.getLogger().handlers.clear()
     sys.argv = [sys.argv[0], "start", "--log-level", settings.log_level.upper()]
     cli.run_app(server)
     return 0

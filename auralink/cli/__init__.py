@@ -1,14 +1,14 @@
 """The ``auralink`` command: the composition root that wires settings to each process.
 
-    auralink up                 the whole local stack (Redis, LiveKit, models, worker, page)
-    auralink worker             the agent worker against any LiveKit URL
-    auralink models serve       the embedded OpenAI-compatible model server
-    auralink api                the API and the dev page
-    auralink chat AGENT         a text conversation with an agent in the terminal
-    auralink agents validate    check agents.yaml (file, line, field of each problem)
-    auralink agents list        the agents in the catalogue
-    auralink voices [AGENT]     the voices an agent can use
-    auralink keys               print (and create) the dev LiveKit keys
+auralink up                 the whole local stack (Redis, LiveKit, models, worker, page)
+auralink worker             the agent worker against any LiveKit URL
+auralink models serve       the embedded OpenAI-compatible model server
+auralink api                the API and the dev page
+auralink chat AGENT         a text conversation with an agent in the terminal
+auralink agents validate    check agents.yaml (file, line, field of each problem)
+auralink agents list        the agents in the catalogue
+auralink voices [AGENT]     the voices an agent can use
+auralink keys               print (and create) the dev LiveKit keys
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 __all__ = ["main"]
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -23,7 +24,9 @@ from auralink.core import AuraLinkError, configure_logging, get_settings
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="auralink", description="AuraLink: AI agents for real-time conversations")
+    p = argparse.ArgumentParser(
+        prog="auralink", description="AuraLink: AI agents for real-time conversations"
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser("up", help="run the whole local stack and print the page URL")
@@ -64,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # agents.yaml may name the bot builder's modules (class:, tools:, langgraph:); resolve them
+    # from the working directory, as `python -m` would
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         settings = get_settings()
         configure_logging(settings.log_level)
@@ -85,8 +92,9 @@ def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR09
 
             return run_up(settings, no_worker=args.no_worker, services=args.services)
         case "worker":
-            from .keys import with_dev_keys
             from auralink.agents.worker import run_worker
+
+            from .keys import with_dev_keys
 
             return run_worker(with_dev_keys(settings))
         case "models":
@@ -95,8 +103,9 @@ def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR09
             only = set(args.only.split(",")) if args.only else None
             return serve(settings, host=args.host, port=args.port, only=only)
         case "api":
-            from .keys import with_dev_keys
             from auralink.api.app import serve as serve_api
+
+            from .keys import with_dev_keys
 
             return serve_api(with_dev_keys(settings))
         case "chat":

@@ -35,7 +35,9 @@ def validate(path: Path, *, check_env: bool) -> int:
 def list_agents(path: Path) -> int:
     catalogue = load_catalogue(path)
     for a in catalogue.agents:
-        print(f"{a.name:16} stt={a.stt.provider:10} llm={a.llm.provider:8} tts={a.tts.provider:10} {a.description}")
+        print(
+            f"{a.name:16} stt={a.stt.provider:10} llm={a.llm.provider:8} tts={a.tts.provider:10} {a.description}"
+        )
     return 0
 
 
@@ -54,7 +56,9 @@ def voices(settings: Settings, agent: str | None) -> int:
             r = httpx.get(f"{settings.models_base_url}/audio/voices", timeout=5)
             r.raise_for_status()
             for v in r.json()["data"]:
-                print(f"  {v['id']:24} {v.get('language', '')}  {v.get('sample_rate', '')} Hz  {v.get('license', '')}")
+                print(
+                    f"  {v['id']:24} {v.get('language', '')}  {v.get('sample_rate', '')} Hz  {v.get('license', '')}"
+                )
         except httpx.HTTPError as e:
             print(f"  (model server at {settings.models_base_url} not reachable: {e}; run `auralink up`)")
     for block in eleven:

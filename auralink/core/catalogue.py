@@ -6,7 +6,7 @@ is expected, e.g. ``agents.yaml:14: agents[1].llm.provider: expected one of 'loc
 
 from __future__ import annotations
 
-__all__ = ["load_catalogue", "parse_catalogue", "check_credentials"]
+__all__ = ["check_credentials", "load_catalogue", "parse_catalogue"]
 
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,9 @@ def check_credentials(catalogue: Catalogue, *, filename: str, text: str | None =
     """Issues for every BYOK key the catalogue needs that the environment lacks."""
     lines: dict[_Path, int] = {}
     if text is not None:
-        _index_lines(yaml.compose(text, Loader=yaml.SafeLoader), (), lines)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            _index_lines(node, (), lines)
     issues: list[SpecIssue] = []
     for i, agent in enumerate(catalogue.agents):
         for field, env in agent.missing_credentials():
@@ -95,9 +97,9 @@ def _issue(err: Any, lines: dict[_Path, int], data: Any, filename: str) -> SpecI
 
 
 def _data_path(loc: _Path, data: Any) -> _Path:
-    """Drop the parts of a pydantic location that are not keys in the data (union tags)."""
+    """Follow a pydantic error location through the data, dropping union tags it inserts."""
     out: list[str | int] = []
-    cur = data
+    cur: Any = data
     for part in loc:
         if isinstance(cur, dict) and part in cur:
             cur = cur[part]
@@ -105,16 +107,9 @@ def _data_path(loc: _Path, data: Any) -> _Path:
         elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
             cur = cur[part]
             out.append(part)
-        elif isinstance(part, str) and not isinstance(cur, dict | list):
-            continue
-        elif isinstance(cur, dict) and isinstance(part, str) and part not in cur:
-            # a missing or unknown key: keep it as the last word, or skip a union tag
-            if part in _UNION_TAGS:
-                continue
-            out.append(part)
+        elif isinstance(cur, dict) and isinstance(part, str) and part not in _UNION_TAGS:
+            out.append(part)  # a missing or unknown key: it is the last word of the path
             cur = None
-        else:
-            continue
     return tuple(out)
 
 
@@ -163,4 +158,8 @@ def _explain(err: Any) -> str:
         return f"got {err.get('input')!r}; {msg.lower()}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
-    return f"{msg} (got {err.get('input')!r})" if kind not in {"value_error"} and not isinstance(err.get("input"), dict | list) else msg
+    return (
+        f"{msg} (got {err.get('input')!r})"
+        if kind not in {"value_error"} and not isinstance(err.get("input"), dict | list)
+        else msg
+    )
