@@ -20,7 +20,7 @@ def _issues(text: str) -> list[str]:
 
 def test_shipped_catalogue_has_the_three_example_agents() -> None:
     cat = load_catalogue(REPO / "agents.yaml")
-    assert cat.names == ["assistant", "receptionist", "notetaker"]
+    assert cat.names[:3] == ["assistant", "receptionist", "notetaker"]
     assistant = cat.get("assistant")
     assert assistant is not None and assistant.greeting
     assert isinstance(assistant.llm, LocalLLM)
