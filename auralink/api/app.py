@@ -11,9 +11,11 @@ __all__ = ["create_app", "serve"]
 
 import errno
 import logging
+import signal
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -75,22 +77,47 @@ def _bind(host: str, port: int) -> socket.socket:
         if e.errno == errno.EADDRINUSE:
             raise PortInUse("the API", port, "AURALINK_API_PORT") from None
         raise ServiceFailed("api", f"cannot listen on {host}:{port}: {e.strerror}") from None
-    sock.set_inheritable(True)
     return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, minus re-raising the stop signal after a graceful shutdown.
+
+    uvicorn re-raises SIGINT/SIGTERM once it has drained, which turns a requested stop into
+    ``KeyboardInterrupt`` or death by signal; a stop we asked for is a clean exit here.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def serve(settings: Settings) -> int:
     """Run the API on ``settings.api_host:api_port`` until SIGINT or SIGTERM; 0 on a clean stop."""
     app = create_app(settings)
     sock = _bind(settings.api_host, settings.api_port)
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5
+    )
+    server = _Server(config)
     logger.info("API and page on http://%s:%d/", settings.api_host, sock.getsockname()[1])
     try:
-        # uvicorn handles SIGINT/SIGTERM itself: it stops accepting, drains and runs the lifespan's exit
+        # on SIGINT/SIGTERM: stop accepting, drain open requests, run the lifespan's exit, return
         server.run(sockets=[sock])
+    except SystemExit as e:  # uvicorn exits when the lifespan's startup fails
+        raise ServiceFailed("api", f"did not start (exit {e.code}; see the log above)") from None
     finally:
         sock.close()
     if not server.started:
         raise ServiceFailed("api", "did not start (see the log above)")
+    logger.info("API stopped")
     return 0

@@ -59,7 +59,10 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    fields = [{"field": _field(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))} for err in exc.errors()]
+    fields = [
+        {"field": _field(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
+        for err in exc.errors()
+    ]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "the request is not valid"
     return JSONResponse(_body("ValidationError", summary, fields=fields), status_code=422)
 

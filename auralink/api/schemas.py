@@ -20,6 +20,7 @@ class AgentPublic(BaseModel):
     description: str
     language: str
     greeting: str | None
+    default: bool = Field(description="the agent a session gets when it names none")
 
 
 class SessionCreate(BaseModel):

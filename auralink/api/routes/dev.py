@@ -24,9 +24,15 @@ router = APIRouter(prefix="/v1/dev", tags=["dev"])
 
 
 @router.get("/agents")
-def list_agents(catalogue: CatalogueDep) -> list[AgentPublic]:
+def list_agents(catalogue: CatalogueDep, settings: SettingsDep) -> list[AgentPublic]:
     return [
-        AgentPublic(name=a.name, description=a.description, language=a.language, greeting=a.greeting)
+        AgentPublic(
+            name=a.name,
+            description=a.description,
+            language=a.language,
+            greeting=a.greeting,
+            default=a.name == settings.default_agent,
+        )
         for a in catalogue.agents
     ]
 

@@ -1,0 +1,295 @@
+// AuraLink's page: pick an agent, join a LiveKit room with it, talk, and read live captions.
+
+import {
+  ConnectionState,
+  DisconnectReason,
+  type Participant,
+  type RemoteParticipant,
+  type RemoteTrack,
+  Room,
+  RoomEvent,
+  Track,
+  type TextStreamReader,
+} from "livekit-client";
+
+import { type AgentInfo, createSession, listAgents, PageError, type Session } from "./api";
+import { CaptionBoard, type Speaker } from "./captions";
+
+const TRANSCRIPTION_TOPIC = "lk.transcription";
+const ATTR_SEGMENT_ID = "lk.segment_id";
+const ATTR_TRACK_ID = "lk.transcribed_track_id";
+const ATTR_FINAL = "lk.transcription_final";
+const ATTR_AGENT_STATE = "lk.agent.state";
+
+function byId<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page has no #${id}`);
+  return el as T;
+}
+
+const ui = {
+  form: byId<HTMLFormElement>("call-form"),
+  select: byId<HTMLSelectElement>("agent-select"),
+  description: byId<HTMLParagraphElement>("agent-description"),
+  start: byId<HTMLButtonElement>("start"),
+  leave: byId<HTMLButtonElement>("leave"),
+  enableAudio: byId<HTMLButtonElement>("enable-audio"),
+  status: byId<HTMLSpanElement>("status"),
+  agentState: byId<HTMLSpanElement>("agent-state"),
+  error: byId<HTMLParagraphElement>("error"),
+  captions: byId<HTMLDivElement>("captions"),
+  audioSink: byId<HTMLDivElement>("audio-sink"),
+};
+
+const captions = new CaptionBoard(ui.captions);
+let agents: AgentInfo[] = [];
+let room: Room | null = null;
+let session: Session | null = null;
+
+// ------------------------------------------------------------------ small view helpers
+function showError(message: string): void {
+  ui.error.textContent = message;
+  ui.error.hidden = false;
+}
+
+function clearError(): void {
+  ui.error.textContent = "";
+  ui.error.hidden = true;
+}
+
+const STATUS_TEXT: Record<string, string> = {
+  idle: "Not connected",
+  requesting: "Starting…",
+  [ConnectionState.Connecting]: "Connecting…",
+  [ConnectionState.Connected]: "Connected",
+  [ConnectionState.Reconnecting]: "Reconnecting…",
+  [ConnectionState.SignalReconnecting]: "Reconnecting…",
+  [ConnectionState.Disconnected]: "Disconnected",
+  failed: "Failed",
+};
+
+function setStatus(state: string): void {
+  ui.status.dataset.state = state;
+  ui.status.textContent = STATUS_TEXT[state] ?? state;
+}
+
+function setAgentState(state: string, text?: string): void {
+  ui.agentState.dataset.state = state;
+  ui.agentState.textContent = text ?? state;
+}
+
+function setInCall(inCall: boolean): void {
+  ui.start.hidden = inCall;
+  ui.start.disabled = inCall || agents.length === 0;
+  ui.leave.hidden = !inCall;
+  ui.select.disabled = inCall || agents.length === 0;
+}
+
+function describeSelected(): void {
+  const agent = agents.find((a) => a.name === ui.select.value);
+  ui.description.textContent = agent?.description ?? "";
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+// ------------------------------------------------------------------ agents
+async function loadAgents(): Promise<void> {
+  try {
+    agents = await listAgents();
+  } catch (error) {
+    ui.select.replaceChildren(new Option("No agents", ""));
+    showError(`Cannot load the agents: ${messageOf(error)}`);
+    return;
+  }
+  ui.select.replaceChildren(
+    ...agents.map((a) => new Option(a.language === "en" ? a.name : `${a.name} (${a.language})`, a.name)),
+  );
+  const wanted = new URLSearchParams(location.search).get("agent");
+  const initial = agents.find((a) => a.name === wanted) ?? agents.find((a) => a.default) ?? agents[0];
+  if (initial) ui.select.value = initial.name;
+  if (agents.length === 0) showError("The catalogue has no agents. Add one to agents.yaml.");
+  describeSelected();
+  setInCall(false);
+}
+
+// ------------------------------------------------------------------ the room
+function isLocal(identity: string, trackId: string | undefined): boolean {
+  if (!room) return false;
+  const local = room.localParticipant;
+  if (identity === local.identity) return true;
+  return trackId !== undefined && local.getTrackPublications().some((p) => p.trackSid === trackId);
+}
+
+function speakerOf(identity: string, trackId: string | undefined): { speaker: Speaker; label: string } {
+  if (isLocal(identity, trackId)) return { speaker: "user", label: "You" };
+  const participant = room?.remoteParticipants.get(identity);
+  if (participant && !participant.isAgent) {
+    return { speaker: "user", label: participant.name || participant.identity };
+  }
+  return { speaker: "agent", label: session?.agent ?? participant?.name ?? "Agent" };
+}
+
+async function onTranscription(reader: TextStreamReader, from: { identity: string }): Promise<void> {
+  const attrs = reader.info.attributes ?? {};
+  const segmentId = attrs[ATTR_SEGMENT_ID] ?? reader.info.id;
+  const { speaker, label } = speakerOf(from.identity, attrs[ATTR_TRACK_ID]);
+  const finalAtStart = attrs[ATTR_FINAL] === "true";
+  // Agent speech arrives as one stream of deltas per segment; a user's interim and final
+  // transcripts arrive as one stream each carrying the whole text so far. Accumulating
+  // within a stream and replacing the line's text serves both.
+  let text = "";
+  let line = null as ReturnType<CaptionBoard["line"]> | null;
+  try {
+    for await (const chunk of reader) {
+      text += chunk;
+      if (!text.trim()) continue;
+      line ??= captions.line(segmentId, speaker, label);
+      if (line.final && !finalAtStart) return; // a late interim never overwrites a final line
+      line.setText(text);
+      line.setFinal(finalAtStart);
+    }
+  } catch (error) {
+    // leaving mid-sentence cuts the stream; only an interruption during the call is worth a note
+    if (room?.state === ConnectionState.Connected) console.warn("a caption stream was cut short", error);
+  }
+  if (line) line.setFinal((reader.info.attributes ?? {})[ATTR_FINAL] === "true" || finalAtStart);
+}
+
+function showAgent(participant: Participant): void {
+  const state = participant.attributes[ATTR_AGENT_STATE];
+  if (state) setAgentState(state);
+  else setAgentState("initializing");
+}
+
+function onTrackSubscribed(track: RemoteTrack): void {
+  if (track.kind !== Track.Kind.Audio) return;
+  const element = track.attach();
+  element.dataset.participantTrack = track.sid ?? "";
+  ui.audioSink.append(element);
+}
+
+function onTrackUnsubscribed(track: RemoteTrack): void {
+  for (const element of track.detach()) element.remove();
+}
+
+function micMessage(error: unknown): string {
+  const name = error instanceof Error ? error.name : "";
+  switch (name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return "Microphone access was denied. Allow the microphone for this page, then Leave and Start again.";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "No microphone was found. Plug one in, then Leave and Start again.";
+    case "NotReadableError":
+      return "The microphone is in use by another program or could not be opened.";
+    default:
+      return `The microphone could not be started: ${messageOf(error)}`;
+  }
+}
+
+function newRoom(): Room {
+  const r = new Room({ adaptiveStream: true, dynacast: true });
+  r.on(RoomEvent.ConnectionStateChanged, (state) => setStatus(state))
+    .on(RoomEvent.TrackSubscribed, (track) => onTrackSubscribed(track))
+    .on(RoomEvent.TrackUnsubscribed, (track) => onTrackUnsubscribed(track))
+    .on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
+      if (p.isAgent) showAgent(p);
+    })
+    .on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => {
+      if (p.isAgent) setAgentState("left", "left the room");
+    })
+    .on(RoomEvent.ParticipantAttributesChanged, (changed, p) => {
+      if (p.isAgent || ATTR_AGENT_STATE in changed) showAgent(p);
+    })
+    .on(RoomEvent.AudioPlaybackStatusChanged, () => {
+      ui.enableAudio.hidden = r.canPlaybackAudio;
+    })
+    .on(RoomEvent.MediaDevicesError, (error) => showError(micMessage(error)))
+    .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => {
+      if (reason !== undefined && reason !== DisconnectReason.CLIENT_INITIATED) {
+        showError(`The call ended: ${DisconnectReason[reason] ?? reason}.`);
+      }
+      endCall(r);
+    });
+  r.registerTextStreamHandler(TRANSCRIPTION_TOPIC, (reader, from) => {
+    void onTranscription(reader, from);
+  });
+  return r;
+}
+
+function endCall(r: Room): void {
+  if (room !== r) return;
+  for (const element of ui.audioSink.querySelectorAll("audio")) element.remove();
+  room = null;
+  setStatus(ConnectionState.Disconnected);
+  setAgentState("none", "–");
+  ui.enableAudio.hidden = true;
+  setInCall(false);
+}
+
+async function start(): Promise<void> {
+  if (room) return;
+  clearError();
+  setInCall(true);
+  setStatus("requesting");
+  try {
+    session = await createSession(ui.select.value || null);
+  } catch (error) {
+    setStatus("failed");
+    showError(messageOf(error));
+    setInCall(false);
+    return;
+  }
+
+  captions.clear();
+  const r = newRoom();
+  room = r;
+  setAgentState("waiting", "waiting for the agent…");
+  try {
+    await r.connect(session.url, session.token);
+  } catch (error) {
+    room = null;
+    setStatus("failed");
+    setAgentState("none", "–");
+    showError(`Cannot connect to the LiveKit server at ${session.url}: ${messageOf(error)}`);
+    setInCall(false);
+    return;
+  }
+  ui.enableAudio.hidden = r.canPlaybackAudio;
+  for (const p of r.remoteParticipants.values()) if (p.isAgent) showAgent(p);
+
+  try {
+    await r.localParticipant.setMicrophoneEnabled(true);
+  } catch (error) {
+    showError(micMessage(error));
+  }
+}
+
+async function leave(): Promise<void> {
+  const r = room;
+  if (!r) return;
+  await r.disconnect();
+  endCall(r);
+}
+
+// ------------------------------------------------------------------ wiring
+ui.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  void start();
+});
+ui.leave.addEventListener("click", () => void leave());
+ui.select.addEventListener("change", describeSelected);
+ui.enableAudio.addEventListener("click", () => {
+  void room?.startAudio().then(() => {
+    ui.enableAudio.hidden = true;
+  });
+});
+window.addEventListener("pagehide", () => {
+  void room?.disconnect();
+});
+
+void loadAgents();
