@@ -126,6 +126,16 @@ def run_worker(settings: Settings) -> int:
         initialize_process_timeout=60.0,
     )
     server.rtc_session(entrypoint, agent_name=settings.worker_agent_name)
+    ready_file = settings.worker_ready_file
+    if ready_file is not None:
+        ready_file.unlink(missing_ok=True)
+
+        def on_registered(worker_id: str, _info: object) -> None:
+            # the HTTP health endpoint answers before registration; this marks "can take calls"
+            ready_file.parent.mkdir(parents=True, exist_ok=True)
+            ready_file.write_text(worker_id)
+
+        server.on("worker_registered", on_registered)
     logger.info(
         "worker for %d agent(s) (%s) on %s as agent_name=%s",
         len(catalogue.agents),

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from auralink.core import ConfigError, MissingCredential, Settings
 
 _KEY_VAR = "LIVEKIT_API_KEY"
-_SECRET_VAR = "LIVEKIT_API_SECRET"
+_SECRET_VAR = "LIVEKIT_API_SECRET"  # noqa: S105 - a variable name, not a secret
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,12 +77,10 @@ def read_or_create_keys(path: Path, *, rotate: bool = False) -> DevKeys:
 
 def print_keys(settings: Settings, *, rotate: bool) -> int:
     """``auralink keys``: print the key pair (as sourceable lines) and where it comes from."""
-    from_env = settings.livekit_api_key and settings.livekit_api_secret is not None
-    if from_env and not rotate:
-        assert settings.livekit_api_key is not None and settings.livekit_api_secret is not None
-        keys = DevKeys(
-            api_key=settings.livekit_api_key, api_secret=settings.livekit_api_secret.get_secret_value()
-        )
+    env_key, env_secret = settings.livekit_api_key, settings.livekit_api_secret
+    from_env = bool(env_key) and env_secret is not None
+    if env_key and env_secret is not None and not rotate:
+        keys = DevKeys(api_key=env_key, api_secret=env_secret.get_secret_value())
         print(keys.dump(), end="")
         print(f"# from the environment ({_KEY_VAR}, {_SECRET_VAR})", file=sys.stderr)
         return 0

@@ -11,11 +11,14 @@ from __future__ import annotations
 __all__ = [
     "SERVICE_NAMES",
     "HealthCheck",
-    "child_env",
     "PortNeed",
     "ServiceSpec",
+    "all_of",
+    "child_env",
+    "connect_host",
     "default_specs",
     "env_name",
+    "file_exists",
     "find_livekit_server",
     "http_ok",
     "livekit_config",
@@ -31,6 +34,7 @@ import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +74,8 @@ class ServiceSpec:
     stop_timeout: float = 10.0
     files: Mapping[Path, str] = field(default_factory=dict)
     """Written with mode 0600 just before the service starts (they may hold secrets)."""
+    stale: tuple[Path, ...] = ()
+    """Removed just before the service starts (e.g. a readiness marker of its previous run)."""
 
 
 # -- health checks --------------------------------------------------------------------------
@@ -88,7 +94,7 @@ def http_ok(url: str, *, timeout: float = 2.0) -> HealthCheck:
         conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
         try:
             conn.request("GET", target)
-            return conn.getresponse().status == 200
+            return conn.getresponse().status == HTTPStatus.OK
         except (OSError, http.client.HTTPException):
             return False
         finally:
@@ -109,6 +115,16 @@ def redis_ping(port: int, *, host: str = "127.0.0.1", timeout: float = 2.0) -> H
             return False
 
     return check
+
+
+def file_exists(path: Path) -> HealthCheck:
+    """A check that wants ``path`` to exist (a readiness marker the service writes)."""
+    return path.exists
+
+
+def all_of(*checks: HealthCheck) -> HealthCheck:
+    """A check that passes when every one of ``checks`` passes (evaluated in order)."""
+    return lambda: all(check() for check in checks)
 
 
 # -- settings → environment -----------------------------------------------------------------
@@ -217,8 +233,17 @@ def default_specs(settings: Settings, *, run_dir: Path, names: Sequence[str]) ->
     builders: dict[str, Callable[[], ServiceSpec]] = {
         "redis": lambda: ServiceSpec(
             name="redis",
-            argv=("redis-server", "--port", str(s.redis_port), "--bind", "127.0.0.1",
-                  "--save", "", "--appendonly", "no"),
+            argv=(
+                "redis-server",
+                "--port",
+                str(s.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ),
             health=redis_ping(s.redis_port),
             ports=(PortNeed(port=s.redis_port, setting=env_name("redis_port")),),
             url=f"redis://127.0.0.1:{s.redis_port}",
@@ -239,7 +264,7 @@ def default_specs(settings: Settings, *, run_dir: Path, names: Sequence[str]) ->
         "models": lambda: ServiceSpec(
             name="models",
             argv=(py, "-m", "auralink", "models", "serve"),
-            health=http_ok(f"http://{_connect_host(s.models_host)}:{s.models_port}/health"),
+            health=http_ok(f"http://{connect_host(s.models_host)}:{s.models_port}/health"),
             ports=(PortNeed(port=s.models_port, setting=env_name("models_port"), host=s.models_host),),
             url=s.models_base_url,
             start_timeout=180.0,
@@ -247,7 +272,10 @@ def default_specs(settings: Settings, *, run_dir: Path, names: Sequence[str]) ->
         "worker": lambda: ServiceSpec(
             name="worker",
             argv=(py, "-m", "auralink", "worker"),
-            health=http_ok(f"http://127.0.0.1:{s.worker_port}/"),
+            # the health endpoint answers before the worker has registered with LiveKit; the
+            # ready file (written on registration) says it can take calls
+            health=all_of(http_ok(f"http://127.0.0.1:{s.worker_port}/"), *_ready(s.worker_ready_file)),
+            stale=(s.worker_ready_file,) if s.worker_ready_file else (),
             ports=(PortNeed(port=s.worker_port, setting=env_name("worker_port")),),
             url=f"http://127.0.0.1:{s.worker_port}/worker",
             start_timeout=90.0,
@@ -256,15 +284,19 @@ def default_specs(settings: Settings, *, run_dir: Path, names: Sequence[str]) ->
         "api": lambda: ServiceSpec(
             name="api",
             argv=(py, "-m", "auralink", "api"),
-            health=http_ok(f"http://{_connect_host(s.api_host)}:{s.api_port}/healthz"),
+            health=http_ok(f"http://{connect_host(s.api_host)}:{s.api_port}/healthz"),
             ports=(PortNeed(port=s.api_port, setting=env_name("api_port"), host=s.api_host),),
-            url=f"http://{_connect_host(s.api_host)}:{s.api_port}/",
+            url=f"http://{connect_host(s.api_host)}:{s.api_port}/",
             start_timeout=60.0,
         ),
     }
     return [builders[name]() for name in SERVICE_NAMES if name in names]
 
 
-def _connect_host(bind_host: str) -> str:
+def _ready(path: Path | None) -> tuple[HealthCheck, ...]:
+    return (file_exists(path),) if path is not None else ()
+
+
+def connect_host(bind_host: str) -> str:
     """Where to reach a server bound to ``bind_host`` from this machine."""
     return "127.0.0.1" if bind_host in ("", "0.0.0.0", "::") else bind_host  # noqa: S104

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     )
     worker_port: int = Field(default=8081, description="worker health/debug HTTP port (0 = any)")
     worker_idle_processes: int = Field(default=1, ge=0, description="prewarmed job processes")
+    worker_ready_file: Path | None = Field(
+        default=None, description="written once the worker has registered with LiveKit (readiness probe)"
+    )
 
     log_level: str = "INFO"
 
