@@ -2,7 +2,7 @@
 #
 #   make setup   install what is missing (idempotent; seconds when everything is present)
 #   make up      setup, then run the whole local stack (Ctrl-C stops it)
-#   make test    setup, then the whole test suite
+#   make test    setup, the static checks, then the whole test suite
 #   make check   lint, format check, types, import layers
 #   make bench   setup, then every benchmark in bench/ (prints figures)
 
@@ -25,7 +25,7 @@ setup:
 up: setup
 	$(VENV)/auralink up $(UP_ARGS)
 
-test: setup
+test: check
 	$(VENV)/pytest -p no:cacheprovider tests $(PYTEST_ARGS)
 
 check: setup

@@ -94,7 +94,7 @@ async def _baseline(models_url: str, wav: Path, runs: int) -> list[float]:
     import openai
 
     client = openai.AsyncOpenAI(base_url=models_url, api_key="local")
-    audio = wav.read_bytes()
+    audio = await asyncio.to_thread(wav.read_bytes)
     out: list[float] = []
     try:
         for _ in range(runs):

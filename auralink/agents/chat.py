@@ -22,9 +22,9 @@ from pathlib import Path
 import httpx
 from livekit.agents.voice.run_result import (
     ChatMessageEvent,
-    RunResult,
     FunctionCallEvent,
     FunctionCallOutputEvent,
+    RunResult,
 )
 
 from auralink.core import AgentSpec, ServiceFailed, Settings, UnknownAgent, load_catalogue
