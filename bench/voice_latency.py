@@ -82,6 +82,14 @@ def _tree(pid: int) -> list[int]:
     return seen
 
 
+def _job_processes(worker: int | None) -> list[int]:
+    """The worker's job processes: the children of its multiprocessing forkserver."""
+    if not worker:
+        return []
+    servers = [p for p in _children(worker) if "forkserver" in _cmd(p)]
+    return [c for srv in servers for c in _children(srv)]
+
+
 def _cmd(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -156,11 +164,7 @@ async def run(turns: int, baseline_runs: int) -> dict[str, Any]:
                 first = await client.wait_for_audio(after=end, timeout=90)
                 latencies.append((first - end) * 1000)
                 print(f"turn {i + 1}/{turns}: {latencies[-1]:.0f} ms", file=sys.stderr)
-                worker = stack.pid("worker")
-                if worker:
-                    for pid in _tree(worker)[1:]:
-                        if "forkserver" not in _cmd(pid):
-                            job_mem.append(_mem_mb(pid))
+                job_mem += [_mem_mb(pid) for pid in _job_processes(stack.pid("worker"))]
                 await client.wait_until_quiet(quiet_for=0.8, timeout=90)
             metrics = list(client.metrics)
         worker_pid, models_pid = stack.pid("worker"), stack.pid("models")
@@ -171,8 +175,12 @@ async def run(turns: int, baseline_runs: int) -> dict[str, Any]:
     finally:
         stack.stop()
 
-    def med(kind: str, key: str) -> float:
-        vals = [m[key] * 1000 for m in metrics if m.get("type") == kind and m.get(key) is not None]
+    def med(role: str, key: str) -> float:
+        vals = [
+            m["metrics"][key] * 1000
+            for m in metrics
+            if m.get("type") == "turn" and m.get("role") == role and key in m["metrics"]
+        ]
         return round(statistics.median(vals), 1) if vals else float("nan")
 
     p50 = pct(latencies, 0.5)
@@ -182,12 +190,12 @@ async def run(turns: int, baseline_runs: int) -> dict[str, Any]:
         "p95_ms": round(pct(latencies, 0.95), 1),
         "min_ms": round(min(latencies), 1),
         "max_ms": round(max(latencies), 1),
-        "eou_delay_ms": med("eou_metrics", "end_of_utterance_delay"),
-        "transcription_delay_ms": med("eou_metrics", "transcription_delay"),
-        "stt_ms": med("stt_metrics", "duration"),
-        "llm_ttft_ms": med("llm_metrics", "ttft"),
-        "llm_duration_ms": med("llm_metrics", "duration"),
-        "tts_ttfb_ms": med("tts_metrics", "ttfb"),
+        "end_of_turn_delay_ms": med("user", "end_of_turn_delay"),
+        "transcription_delay_ms": med("user", "transcription_delay"),
+        "llm_ttft_ms": med("assistant", "llm_node_ttft"),
+        "llm_first_sentence_ms": med("assistant", "llm_node_ttfs"),
+        "tts_ttfb_ms": med("assistant", "tts_node_ttfb"),
+        "agent_e2e_latency_ms": med("assistant", "e2e_latency"),
         "baseline_models_only_p50_ms": round(pct(base, 0.5), 1),
         "ratio_p50_vs_models_only": round(p50 / pct(base, 0.5), 2) if base else None,
         "job_rss_mb": round(max((m[0] for m in job_mem), default=float("nan")), 1),

@@ -19,7 +19,8 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, cli
-from livekit.agents.voice.events import MetricsCollectedEvent
+from livekit.agents.llm import ChatMessage
+from livekit.agents.voice.events import ConversationItemAddedEvent
 
 from auralink.core import (
     AgentSpec,
@@ -74,28 +75,44 @@ async def entrypoint(ctx: JobContext) -> None:
         logger.error("job %s cannot start: %s", ctx.job.id, e)
         ctx.shutdown(reason=str(e))
         return
+    vad_model = ctx.proc.userdata.get("vad")
+    if vad_model is not None:  # one job per process: tune the prewarmed VAD for this agent
+        vad_model.update_options(min_silence_duration=spec.turn.vad_silence_s)
     await ctx.connect()
-    _publish_metrics(session, ctx.room)
+    _publish_turn_reports(session, ctx.room)
+    # when the caller leaves, the session closes; end the job too, so the process is freed
+    session.on("close", lambda _ev: ctx.shutdown(reason="session closed"))
     await session.start(agent=agent, room=ctx.room)
     logger.info("agent %s joined room %s", spec.name, ctx.room.name)
     if spec.greeting:
         session.say(spec.greeting)
 
 
-def _publish_metrics(session: AgentSession[Any], room: rtc.Room) -> None:
-    """Send every metrics event to the room on ``auralink.metrics`` (benchmarks and the page read it)."""
-    tasks: set[Any] = set()
+def _publish_turn_reports(session: AgentSession[Any], room: rtc.Room) -> set[asyncio.Future[None]]:
+    """Send each turn's latency report to the room on ``auralink.metrics`` (bench and page read it).
 
-    def on_metrics(ev: MetricsCollectedEvent) -> None:
+    One JSON object per chat message: ``{"type": "turn", "role": "user"|"assistant", "metrics": {...}}``
+    with livekit-agents' per-turn figures (transcription and end-of-turn delay for the user; LLM
+    first token, first sentence, TTS first byte and end-to-end latency for the agent). No text.
+    """
+    pending: set[asyncio.Future[None]] = set()
+
+    def on_item(ev: ConversationItemAddedEvent) -> None:
+        item = ev.item
+        if not isinstance(item, ChatMessage) or not item.metrics:
+            return
         if room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
             return
-        payload = ev.metrics.model_dump_json(exclude={"metadata"})
-        task = room.local_participant.publish_data(payload, topic=METRICS_TOPIC, reliable=True)
-        fut = asyncio.ensure_future(task)
-        tasks.add(fut)
-        fut.add_done_callback(tasks.discard)
+        figures = {k: v for k, v in item.metrics.items() if isinstance(v, int | float)}
+        payload = json.dumps({"type": "turn", "role": item.role, "metrics": figures})
+        fut = asyncio.ensure_future(
+            room.local_participant.publish_data(payload, topic=METRICS_TOPIC, reliable=True)
+        )
+        pending.add(fut)
+        fut.add_done_callback(pending.discard)
 
-    session.on("metrics_collected", on_metrics)
+    session.on("conversation_item_added", on_item)
+    return pending
 
 
 def _load(server: AgentServer) -> float:

@@ -140,6 +140,9 @@ class TurnSpec(_Strict):
         description="vad: silence after speech; stt: the STT's end of speech; "
         "eot: LiveKit's on-device audio end-of-turn model (v1-mini)",
     )
+    vad_silence_s: float = Field(
+        default=0.4, ge=0.1, le=3.0, description="silence that ends a stretch of speech (Silero VAD)"
+    )
     min_endpointing_delay: float = Field(default=0.35, ge=0.0, le=5.0)
     max_endpointing_delay: float = Field(default=3.0, ge=0.1, le=15.0)
     preemptive_generation: bool = False

@@ -64,8 +64,9 @@ async def test_caller_hears_greeting_and_answer_with_captions(stack: Any, questi
         assert any("aura" in t.lower() for t in agent_lines)  # the greeting from agents.yaml
         states = {s for _, s in client.agent_states}
         assert {"listening", "speaking"} <= states, states
-        kinds = {m.get("type") for m in client.metrics}
-        assert {"stt_metrics", "llm_metrics", "tts_metrics"} <= kinds, kinds
+        reports = {m["role"]: m["metrics"] for m in client.metrics if m.get("type") == "turn"}
+        assert "transcription_delay" in reports.get("user", {}), client.metrics
+        assert "llm_node_ttft" in reports.get("assistant", {}), client.metrics
 
 
 async def test_two_rooms_are_independent(stack: Any, question_wav: Path, second_question_wav: Path) -> None:
