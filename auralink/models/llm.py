@@ -28,6 +28,9 @@ from auralink.core.errors import ModelError
 from .http_errors import InvalidRequest
 from .registry import LLMSpec
 
+#: llama.cpp repetition penalty for every request (OpenAI's API has no such field)
+REPEAT_PENALTY = 1.15
+
 _ROLE_MAP = {"developer": "system", "function": "tool"}
 
 
@@ -189,6 +192,8 @@ class ChatEngine:
             seed=params.seed,
             presence_penalty=params.presence_penalty,
             frequency_penalty=params.frequency_penalty,
+            # small models loop ("I'm a little bit on the edge of my seat too…") without it
+            repeat_penalty=REPEAT_PENALTY,
             stream=True,
             stopping_criteria=StoppingCriteriaList([should_stop]),
             logits_processor=LogitsProcessorList([count]),
