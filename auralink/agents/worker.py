@@ -75,6 +75,10 @@ async def entrypoint(ctx: JobContext) -> None:
         logger.error("job %s cannot start: %s", ctx.job.id, e)
         ctx.shutdown(reason=str(e))
         return
+    if spec.turn.detection == "eot":
+        from livekit.local_inference import init_eot
+
+        await asyncio.to_thread(init_eot)  # before the first turn, off the event loop
     vad_model = ctx.proc.userdata.get("vad")
     if vad_model is not None:  # one job per process: tune the prewarmed VAD for this agent
         vad_model.update_options(min_silence_duration=spec.turn.vad_silence_s)
@@ -83,7 +87,15 @@ async def entrypoint(ctx: JobContext) -> None:
     # when the caller leaves, the session closes; end the job too, so the process is freed
     session.on("close", lambda _ev: ctx.shutdown(reason="session closed"))
     await session.start(agent=agent, room=ctx.room)
-    logger.info("agent %s joined room %s", spec.name, ctx.room.name)
+    logger.info(
+        "agent %s joined room %s (stt=%s llm=%s tts=%s turn=%s)",
+        spec.name,
+        ctx.room.name,
+        spec.stt.provider,
+        "langgraph" if spec.langgraph else spec.llm.provider,
+        spec.tts.provider,
+        spec.turn.detection,
+    )
     if spec.greeting:
         session.say(spec.greeting)
 
@@ -126,9 +138,9 @@ def run_worker(settings: Settings) -> int:
         logger.error("%s (calls to that agent will fail until it is set)", issue)
     if settings.livekit_api_key is None or settings.livekit_api_secret is None:
         raise ConfigError("the worker needs LIVEKIT_API_KEY and LIVEKIT_API_SECRET (or run `auralink up`)")
-    if not any(a.turn.detection == "eot" for a in catalogue.agents):
-        # the on-device end-of-turn model costs ~240 MB per process; load it only when used
-        os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
+    # livekit-agents would preload its on-device end-of-turn model (~240 MB) into every job
+    # process; AuraLink loads it only in the jobs of agents with `turn.detection: eot`
+    os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
     server = AgentServer(
         ws_url=settings.livekit_url,
         api_key=settings.livekit_api_key,
