@@ -6,7 +6,8 @@ non-silent frame it sent to the first non-silent agent frame it received, and co
 own per-stage metrics (end-of-utterance delay, STT, LLM time to first token, TTS time to first
 byte). As a baseline in the same run it times the model server alone on the same audio (STT, then
 LLM first token, then TTS first byte, one after another): the floor the models set, without
-LiveKit, VAD or turn detection. It also reads the RSS/PSS of the worker's job processes and the
+LiveKit, VAD or turn detection; and the room alone (one participant speaks, another hears it, no
+agent): the floor WebRTC on loopback sets. It also reads the RSS/PSS of the worker's job processes and the
 model server.
 
     .venv/bin/python bench/voice_latency.py [--quick] [--turns N]
@@ -138,6 +139,36 @@ async def _baseline(models_url: str, wav: Path, runs: int) -> list[float]:
     return out
 
 
+async def _transport_floor(settings: Any, runs: int) -> list[float]:
+    """Room audio alone: one participant speaks, another hears it (no agent): the WebRTC floor."""
+    from livekit import api
+
+    secret = settings.livekit_api_secret.get_secret_value()
+
+    def token(identity: str) -> str:
+        grants = api.VideoGrants(room_join=True, room="transport-floor")
+        return (
+            api.AccessToken(settings.livekit_api_key, secret)
+            .with_identity(identity)
+            .with_grants(grants)
+            .to_jwt()
+        )
+
+    out: list[float] = []
+    wav = read_wav_16k(WAVS[0])
+    async with (
+        VoiceClient(url=settings.livekit_url, token=token("speaker")) as speaker,
+        VoiceClient(url=settings.livekit_url, token=token("listener")) as listener,
+    ):
+        await asyncio.sleep(1.0)  # both subscribed
+        for _ in range(runs):
+            await speaker.say(wav)
+            heard = await listener.wait_for_audio(after=speaker.first_speech_sent_at, timeout=10)
+            out.append((heard - speaker.first_speech_sent_at) * 1000)
+            await asyncio.sleep(0.5)
+    return out
+
+
 async def run(turns: int, baseline_runs: int) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="auralink-bench-"))
     settings = private_stack_settings(data_dir, agents_file=REPO / "agents.yaml", idle_processes=1)
@@ -172,6 +203,7 @@ async def run(turns: int, baseline_runs: int) -> dict[str, Any]:
         models_tree = _tree(models_pid) if models_pid else []
         models_rss = sum(_mem_mb(p)[0] for p in models_tree)
         base = await _baseline(s.models_base_url, WAVS[0], baseline_runs)
+        floor = await _transport_floor(s, baseline_runs)
     finally:
         stack.stop()
 
@@ -195,8 +227,10 @@ async def run(turns: int, baseline_runs: int) -> dict[str, Any]:
         "llm_ttft_ms": med("assistant", "llm_node_ttft"),
         "llm_first_sentence_ms": med("assistant", "llm_node_ttfs"),
         "tts_ttfb_ms": med("assistant", "tts_node_ttfb"),
+        "agent_playback_latency_ms": med("assistant", "playback_latency"),
         "agent_e2e_latency_ms": med("assistant", "e2e_latency"),
         "baseline_models_only_p50_ms": round(pct(base, 0.5), 1),
+        "baseline_room_transport_p50_ms": round(pct(floor, 0.5), 1),
         "ratio_p50_vs_models_only": round(p50 / pct(base, 0.5), 2) if base else None,
         "job_rss_mb": round(max((m[0] for m in job_mem), default=float("nan")), 1),
         "job_pss_mb": round(max((m[1] for m in job_mem), default=float("nan")), 1),
@@ -204,6 +238,7 @@ async def run(turns: int, baseline_runs: int) -> dict[str, Any]:
         "models_rss_mb": round(models_rss, 1),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
+        "_turn_reports": metrics,
     }
     return result
 
@@ -212,9 +247,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="3 turns, 2 baseline runs")
     ap.add_argument("--turns", type=int, default=10)
+    ap.add_argument("--dump-turns", action="store_true", help="print every turn report to stderr")
     args = ap.parse_args()
     turns = 3 if args.quick else args.turns
     result = asyncio.run(run(turns, 2 if args.quick else 5))
+    if args.dump_turns:
+        print(json.dumps(result.pop("_turn_reports")), file=sys.stderr)
+    else:
+        result.pop("_turn_reports")
     for k, v in result.items():
         print(f"{k:28} {v}")
     print(json.dumps(result))

@@ -113,6 +113,9 @@ class ChatEngine:
             bos_token=llama._model.token_get_text(bos_id) if bos_id != -1 else "",
             stop_token_ids=[eos_id],
         )
+        # one short generation now, so the first caller does not pay for cold weights and caches
+        llama.create_completion(prompt="Hello", max_tokens=2, temperature=0.0)
+        llama.reset()
         self._llama = llama
 
     async def stream(self, params: ChatParams) -> AsyncGenerator[ChatEvent, None]:

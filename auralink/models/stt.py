@@ -71,6 +71,11 @@ class SpeechToText:
             )
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"cannot load {self._model_dir}: {e}") from e
+        # one pass over a second of silence, so the first caller does not pay for cold weights
+        import numpy as np
+
+        segments, _ = self._model.transcribe(np.zeros(16000, dtype=np.float32), language="en", beam_size=1)
+        list(segments)
 
     async def transcribe(
         self, audio: bytes, *, language: str | None, prompt: str | None, temperature: float | None

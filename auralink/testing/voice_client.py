@@ -71,6 +71,7 @@ class VoiceClient:
     _mic: asyncio.Task[None] | None = None
     _speech: asyncio.Queue[np.ndarray] = field(default_factory=asyncio.Queue)
     last_speech_sent_at: float = 0.0
+    first_speech_sent_at: float = 0.0
     _pending_done: asyncio.Future[float] | None = None
 
     async def __aenter__(self) -> VoiceClient:
@@ -120,11 +121,14 @@ class VoiceClient:
             with contextlib.suppress(asyncio.QueueEmpty):
                 chunk = self._speech.get_nowait()
             frames = [silence] if chunk is None else _split(chunk)
-            last_loud = max((i for i, f in enumerate(frames) if rms(f) > SILENCE_RMS), default=-1)
+            loud = [i for i, f in enumerate(frames) if rms(f) > SILENCE_RMS]
+            first_loud, last_loud = (loud[0], loud[-1]) if loud else (-1, -1)
             for i, f in enumerate(frames):
                 frame = rtc.AudioFrame(f.tobytes(), SAMPLE_RATE, 1, _FRAME)
                 await self._source.capture_frame(frame)
                 sent += 1
+                if i == first_loud:
+                    self.first_speech_sent_at = time.monotonic()
                 if i == last_loud:
                     self.last_speech_sent_at = time.monotonic()
                 # pace: never run ahead of the wall clock
