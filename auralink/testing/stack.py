@@ -6,20 +6,15 @@ so they never collide with a developer's running ``auralink up``.
 
 from __future__ import annotations
 
-__all__ = ["free_port", "private_stack_settings"]
+__all__ = ["private_stack_settings"]
 
 import random
 import secrets
-import socket
 from pathlib import Path
 
 from auralink.core import Settings
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .ports import free_port
 
 
 def private_stack_settings(data_dir: Path, *, agents_file: Path, idle_processes: int = 2) -> Settings:

@@ -17,7 +17,7 @@ from livekit import api, rtc
 
 from auralink.cli.stack import Stack
 from auralink.core import Settings
-from tests.ports import free_port
+from auralink.testing.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -15,15 +15,10 @@ import pytest
 
 from auralink.api import serve
 from auralink.core import PortInUse, Settings
+from auralink.testing.ports import free_port
 
 KEY = "test-key"
 SECRET = "0123456789abcdef0123456789abcdef-test-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(tmp_path: Path, port: int) -> dict[str, str]:
@@ -44,7 +39,7 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_serve_answers_then_stops_cleanly_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
-    port = _free_port()
+    port = free_port()
     code = (
         "import sys; from auralink.api import serve; from auralink.core import Settings; "
         "sys.exit(serve(Settings()))"

@@ -28,7 +28,7 @@ from auralink.cli.services import (
 )
 from auralink.cli.stack import Stack
 from auralink.core import PortInUse, ServiceFailed, Settings
-from tests.ports import free_port
+from auralink.testing.ports import free_port
 
 # A tiny HTTP service: answers 200 on every path with the settings it sees, optionally forks a
 # grandchild (to prove the whole group is stopped) and optionally ignores SIGTERM.

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from auralink.core.settings import Settings
 from auralink.models import create_app
-from tests.ports import free_ports
+from auralink.testing.ports import free_ports
 
 LLM = "smollm2-135m-instruct"
 QUESTION = "What is the capital of France?"

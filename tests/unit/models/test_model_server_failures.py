@@ -12,7 +12,7 @@ from auralink.core.errors import ModelIntegrityError
 from auralink.core.settings import Settings
 from auralink.models import create_app, registry, serve
 from auralink.models.hub import HUB_KEY
-from tests.ports import free_ports
+from auralink.testing.ports import free_ports
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.ports import free_ports
+from auralink.testing.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -1,4 +1,4 @@
-"""Free TCP ports for tests that start servers (import it: ``from tests.ports import free_port``)."""
+"""Free TCP ports for tests and benchmarks that start servers."""
 
 from __future__ import annotations
 
