@@ -41,8 +41,9 @@ LIVEKIT_SERVER_VERSION=v1.13.5
 LK_VERSION=v2.18.2
 LIVEKIT_SIP_VERSION=v1.11.0
 # portaudio19-dev: lk links the system PortAudio (its module zip lacks the vendored copy)
+# postgresql: server binaries for the API at scale; tests start a private one (auralink/testing/postgres.py)
 APT_PACKAGES=(redis-server pkg-config libopus-dev libopusfile-dev libsoxr-dev ffmpeg sox espeak-ng
-    chromium sip-tester curl ca-certificates portaudio19-dev)
+    chromium sip-tester curl ca-certificates portaudio19-dev postgresql)
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/auralink"
 GO_CACHE="$CACHE/go"

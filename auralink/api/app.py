@@ -1,8 +1,8 @@
 """The FastAPI application: :func:`create_app` builds it from settings, :func:`serve` runs it.
 
-Nothing is built at import time. The lifespan owns the one LiveKit server API client and
-closes it on shutdown; routes reach it, the settings and the catalogue through
-:mod:`auralink.api.deps`.
+Nothing is built at import time. The lifespan opens the database (and brings its schema to
+the newest migration) and the one LiveKit server API client, and closes both on shutdown;
+routes reach them, the settings and the catalogue through :mod:`auralink.api.deps`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ from fastapi import FastAPI
 from auralink.core import PortInUse, ServiceFailed, Settings
 
 from .catalogue import CatalogueCache
+from .db import Database, upgrade
 from .errors import install_error_handlers
+from .limits import BodySizeLimit
 from .livekit_client import http_url, livekit_credentials, open_livekit_api
-from .routes import dev, health
+from .openapi import install_openapi
+from .routes import auth, dev, health, keys, members, organisations
 from .web import default_web_dist, mount_page
 
 logger = logging.getLogger("auralink.api")
@@ -43,13 +46,20 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = open_livekit_api(settings)
-        app.state.livekit = client
+        database = Database(url=settings.database_url)
+        try:
+            await upgrade(database)
+            client = open_livekit_api(settings)
+        except BaseException:
+            await database.aclose()
+            raise
+        app.state.database, app.state.livekit = database, client
         try:
             yield
         finally:
-            app.state.livekit = None
+            app.state.database, app.state.livekit = None, None
             await client.aclose()
+            await database.aclose()
 
     app = FastAPI(
         title="AuraLink",
@@ -60,8 +70,10 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalogue = CatalogueCache(path=settings.agents_file)
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(dev.router)
+    install_openapi(app)
+    app.add_middleware(BodySizeLimit)
+    for module in (health, dev, auth, organisations, members, keys):
+        app.include_router(module.router)
     mount_page(app, web_dist if web_dist is not None else default_web_dist())
     return app
 

@@ -6,16 +6,30 @@ and its lifespan, so no dependency is a module-level global.
 
 from __future__ import annotations
 
-__all__ = ["CatalogueDep", "LiveKitDep", "SettingsDep"]
+__all__ = [
+    "CatalogueDep",
+    "CurrentPrincipal",
+    "DatabaseDep",
+    "LiveKitDep",
+    "SessionDep",
+    "SettingsDep",
+    "require",
+]
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from livekit import api
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auralink.core import Catalogue, Settings
 
+from .auth import Principal, authenticate
 from .catalogue import CatalogueCache
+from .db import Database
+from .errors import PermissionDenied
+from .permissions import Action
 
 
 def get_settings(request: Request) -> Settings:
@@ -40,3 +54,40 @@ def get_catalogue(request: Request) -> Catalogue:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LiveKitDep = Annotated[api.LiveKitAPI, Depends(get_livekit)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+
+
+def get_database(request: Request) -> Database:
+    db = getattr(request.app.state, "database", None)
+    assert isinstance(db, Database), "the database is opened in the app's lifespan"
+    return db
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_session(db: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    """One database session per request; routes commit what they change."""
+    async with db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_principal(request: Request, session: SessionDep) -> Principal:
+    return await authenticate(request, session)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(action: Action) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency yielding the caller if the permission matrix lets them do ``action`` (else 403)."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(action):
+            who = "this API key" if principal.key_id else f"the {principal.role.value} role"
+            raise PermissionDenied(f"{who} may not {action.value}")
+        return principal
+
+    return check

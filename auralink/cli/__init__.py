@@ -9,6 +9,8 @@ auralink agents validate    check agents.yaml (file, line, field of each problem
 auralink agents list        the agents in the catalogue
 auralink voices [AGENT]     the voices an agent can use
 auralink keys               print (and create) the dev LiveKit keys
+auralink db upgrade         bring the API's database to the newest schema
+auralink org create         create an organisation and its owner (password read from a prompt)
 """
 
 from __future__ import annotations
@@ -62,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="print the dev LiveKit keys, creating them if needed")
     keys.add_argument("--rotate", action="store_true", help="make new keys")
+
+    db = sub.add_parser("db", help="the management API's database (AURALINK_DATABASE_URL)")
+    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
+    dbsub.add_parser("upgrade", help="run the schema migrations up to the newest")
+
+    org = sub.add_parser("org", help="organisations of the management API")
+    orgsub = org.add_subparsers(dest="org_command", required=True, metavar="SUBCOMMAND")
+    create = orgsub.add_parser("create", help="create an organisation and its owner")
+    create.add_argument("--name", required=True, help="the organisation's name")
+    create.add_argument("--email", required=True, help="the owner's e-mail (their login)")
+    create.add_argument("--owner-name", help="the owner's display name (default: the e-mail)")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the owner's password from stdin, not a prompt"
+    )
     return p
 
 
@@ -126,4 +142,45 @@ def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR09
             from .keys import print_keys
 
             return print_keys(settings, rotate=args.rotate)
+        case "db":
+            import asyncio
+
+            from auralink.api.bootstrap import upgrade_database
+
+            asyncio.run(upgrade_database(settings))
+            print("database schema is up to date")
+            return 0
+        case "org":
+            return _org_create(args, settings)
     return 2
+
+
+def _org_create(args: argparse.Namespace, settings: object) -> int:
+    import asyncio
+    import getpass
+
+    from auralink.api.bootstrap import create_organisation_with_settings
+    from auralink.core import Settings
+
+    assert isinstance(settings, Settings)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("owner password: ")
+        if password != getpass.getpass("again: "):
+            print("error: the passwords differ", file=sys.stderr)
+            return 2
+    if len(password) < 10:
+        print("error: the password needs at least 10 characters", file=sys.stderr)
+        return 2
+    org_id, owner_id = asyncio.run(
+        create_organisation_with_settings(
+            settings,
+            name=args.name,
+            owner_email=args.email,
+            owner_name=args.owner_name or args.email,
+            password=password,
+        )
+    )
+    print(f"organisation {org_id} created; owner {owner_id} ({args.email.strip().lower()}) can log in")
+    return 0

@@ -13,7 +13,7 @@ __all__ = ["Settings", "get_settings"]
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"changeme", "secret", "devkey", "replace-me"}
@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     # -- the API / dev page
     api_host: str = "127.0.0.1"
     api_port: int = 8800
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL of the API's database; sqlite+aiosqlite:///<data_dir>/auralink.db if unset",
+    )
+    allow_signup: bool = Field(
+        default=True, description="anyone may create an organisation with POST /v1/organisations"
+    )
 
     # -- the agent worker
     worker_agent_name: str = Field(
@@ -82,6 +89,12 @@ class Settings(BaseSettings):
         if v is not None and v.get_secret_value().strip().lower() in _PLACEHOLDERS:
             raise ValueError("LIVEKIT_API_SECRET is a placeholder; run `auralink keys` for a real one")
         return v
+
+    @model_validator(mode="after")
+    def _derive_database_url(self) -> Settings:
+        if not self.database_url.strip():
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'auralink.db').absolute()}"
+        return self
 
     @property
     def models_base_url(self) -> str:

@@ -115,7 +115,7 @@ class ChatEngine:
         )
         # one short generation now, so the first caller does not pay for cold weights and caches
         llama.create_completion(prompt="Hello", max_tokens=2, temperature=0.0)
-        llama.reset()
+        llama.reset()  # type: ignore[no-untyped-call]  # llama-cpp-python leaves it unannotated
         self._llama = llama
 
     async def stream(self, params: ChatParams) -> AsyncGenerator[ChatEvent, None]:

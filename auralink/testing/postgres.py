@@ -27,6 +27,8 @@ from types import TracebackType
 
 from auralink.core import ServiceFailed
 
+from .ports import free_port
+
 logger = logging.getLogger("auralink.testing")
 
 _DEBIAN_ROOT = Path("/usr/lib/postgresql")
@@ -47,12 +49,6 @@ def find_postgres_bin() -> Path:
             "postgresql", "no initdb found; install the Debian package `postgresql` (scripts/setup.sh)"
         )
     return versions[-1]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PostgresServer:
@@ -80,7 +76,7 @@ class PostgresServer:
         bin_dir = bin_dir or find_postgres_bin()
         run_as = "postgres" if os.geteuid() == 0 else None
         base = Path(tempfile.mkdtemp(prefix="auralink-pg-"))
-        server = cls(bin_dir=bin_dir, base=base, port=_free_port(), run_as=run_as)
+        server = cls(bin_dir=bin_dir, base=base, port=free_port(), run_as=run_as)
         try:
             server._init_and_start(timeout)
         except BaseException:
@@ -108,19 +104,28 @@ class PostgresServer:
             user = pwd.getpwnam(self._run_as)
             for path in (self.base, self.socket_dir):
                 os.chown(path, user.pw_uid, user.pw_gid)
-        self._run(
-            "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-            "--locale=C", "--no-sync",
-        )  # fmt: skip
+        initdb = ["-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"]
+        self._run("initdb", *initdb, "--no-sync")
         options = (
             f"-c listen_addresses={self.host} -c port={self.port} "
             f"-c unix_socket_directories={self.socket_dir} -c fsync=off -c full_page_writes=off "
             "-c synchronous_commit=off -c max_connections=100"
         )
         log = self.base / "server.log"
-        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(log), "-o", options, "-w",
-                  "-t", str(int(timeout)), "start", timeout=timeout + 10)  # fmt: skip
-        self._running = True
+        self._running = True  # from here on, stop() tries pg_ctl stop even if start half-failed
+        wait = ["-w", "-t", str(int(timeout))]
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(log),
+            "-o",
+            options,
+            *wait,
+            "start",
+            timeout=timeout + 10,
+        )
         deadline = time.monotonic() + timeout
         while True:  # pg_ctl -w waited already; this confirms TCP answers too
             try:

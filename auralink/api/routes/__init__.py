@@ -1,5 +1,5 @@
 """One router per resource; :func:`auralink.api.app.create_app` includes them."""
 
-from . import dev, health
+from . import auth, dev, health, keys, members, organisations
 
-__all__ = ["dev", "health"]
+__all__ = ["auth", "dev", "health", "keys", "members", "organisations"]

@@ -1,8 +1,18 @@
-"""Request and response bodies of the API, named ``XCreate`` / ``XPublic`` by resource."""
+"""Bodies of the dev page's routes and of health and errors."""
 
 from __future__ import annotations
 
-__all__ = ["AgentPublic", "ErrorBody", "ErrorPublic", "HealthPublic", "SessionCreate", "SessionPublic"]
+__all__ = [
+    "AgentPublic",
+    "ErrorBody",
+    "ErrorPublic",
+    "FieldErrorPublic",
+    "HealthPublic",
+    "SessionCreate",
+    "SessionPublic",
+    "ValidationErrorBody",
+    "ValidationErrorPublic",
+]
 
 from typing import Literal
 
@@ -60,3 +70,18 @@ class ErrorPublic(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorPublic
+
+
+class FieldErrorPublic(BaseModel):
+    field: str = Field(description="dotted path of the field in the body, query or path")
+    message: str
+
+
+class ValidationErrorPublic(ErrorPublic):
+    fields: list[FieldErrorPublic]
+
+
+class ValidationErrorBody(BaseModel):
+    """The 422 answer: one entry per bad field."""
+
+    error: ValidationErrorPublic

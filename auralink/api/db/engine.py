@@ -1,0 +1,80 @@
+"""The API's database handle: one async engine and its session factory, made in the lifespan.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout, so
+the API, the CLI and a worker can share the file. PostgreSQL is reached through asyncpg.
+A URL that SQLAlchemy cannot use raises :class:`~auralink.core.ConfigError` naming the setting.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Database", "is_sqlite"]
+
+import logging
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from auralink.core import ConfigError
+
+logger = logging.getLogger("auralink.api")
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _create_engine(url: str) -> AsyncEngine:
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_async_engine(parsed)
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_async_engine(parsed, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ValueError) as e:
+        raise ConfigError(
+            f"AURALINK_DATABASE_URL is not a usable async database URL ({e}); "
+            "use sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user:password@host/db"
+        ) from None
+
+
+class Database:
+    """An async engine and a session factory; ``await db.aclose()`` (or ``async with``) disposes it."""
+
+    def __init__(self, *, url: str) -> None:
+        self.url = url
+        self.engine = _create_engine(url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        logger.info("database: %s", make_url(url).render_as_string(hide_password=True))
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,135 @@
+"""The tables of the management API, as SQLAlchemy 2 declarative models.
+
+    organisations ─┬─ members ── member_sessions   (dashboard logins, token stored hashed)
+                   └─ api_keys                     (secret stored hashed, prefix shown)
+
+Ids are short random strings with a kind prefix (``org_…``, ``mem_…``, ``key_…``), so they
+say what they name and cannot be enumerated. Times are timezone-aware UTC on every backend.
+The initial Alembic revision creates exactly these tables; change both together.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Member",
+    "MemberSession",
+    "Organisation",
+    "UtcDateTime",
+    "is_id",
+    "new_id",
+    "utcnow",
+]
+
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(kind: str) -> str:
+    """``kind`` + ``_`` + 16 random hex digits, e.g. ``org_3f9a0c2d7b1e4a55``."""
+    return f"{kind}_{secrets.token_hex(8)}"
+
+
+_ID = re.compile(r"[a-z]{3}_[0-9a-f]{16}")
+
+
+def is_id(value: str, kind: str) -> bool:
+    """``value`` has the shape of an id of ``kind``; anything else names nothing (and never reaches SQL)."""
+    return value.startswith(f"{kind}_") and _ID.fullmatch(value) is not None
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A ``DateTime(timezone=True)`` that always reads back aware UTC (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("org"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    members: Mapped[list[Member]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Member(Base):
+    """A person in an organisation. E-mail addresses are unique across the installation."""
+
+    __tablename__ = "members"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("mem"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="members")
+
+
+class MemberSession(Base):
+    """A dashboard login: the cookie carries the token, the row keeps only its sha256."""
+
+    __tablename__ = "member_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ses"))
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiKey(Base):
+    """A key for SDK calls: ``al_<prefix>_<secret>``; the row keeps the prefix and a sha256."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_org_id_created_at", "org_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("key"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -1,0 +1,106 @@
+"""Who may do what: roles, actions and the permission matrix every route checks.
+
+The matrix (:data:`PERMISSIONS`) is the single source; ``docs/api-permissions.md`` carries
+the same table, rendered by :func:`permission_table_markdown` and checked by a test. Beyond
+the matrix, three rules hold everywhere (enforced in the routes):
+
+- nobody grants a role above their own, or acts on a member or key that outranks them;
+- only an owner makes, unmakes or removes an owner, and the last owner stays;
+- an API key acts with its own role, narrowed to its scopes when it has any.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PERMISSIONS",
+    "Action",
+    "Role",
+    "allowed",
+    "outranks",
+    "permission_table_markdown",
+]
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    VIEWER = "viewer"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Role.OWNER: 3, Role.ADMIN: 2, Role.DEVELOPER: 1, Role.VIEWER: 0}
+
+
+class Action(StrEnum):
+    ORGANISATION_READ = "organisation:read"
+    ORGANISATION_UPDATE = "organisation:update"
+    MEMBERS_READ = "members:read"
+    MEMBERS_INVITE = "members:invite"
+    MEMBERS_UPDATE = "members:update"
+    MEMBERS_REMOVE = "members:remove"
+    KEYS_READ = "keys:read"
+    KEYS_CREATE = "keys:create"
+    KEYS_UPDATE = "keys:update"
+    KEYS_REVOKE = "keys:revoke"
+    KEYS_ROTATE = "keys:rotate"
+
+
+_EVERYONE = frozenset(Role)
+_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+_BUILDERS = frozenset({Role.OWNER, Role.ADMIN, Role.DEVELOPER})
+
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.ORGANISATION_READ: _EVERYONE,
+    Action.ORGANISATION_UPDATE: _MANAGERS,
+    Action.MEMBERS_READ: _EVERYONE,
+    Action.MEMBERS_INVITE: _MANAGERS,
+    Action.MEMBERS_UPDATE: _MANAGERS,
+    Action.MEMBERS_REMOVE: _MANAGERS,
+    Action.KEYS_READ: _EVERYONE,
+    Action.KEYS_CREATE: _BUILDERS,
+    Action.KEYS_UPDATE: _BUILDERS,
+    Action.KEYS_REVOKE: _BUILDERS,
+    Action.KEYS_ROTATE: _BUILDERS,
+}
+
+_DESCRIPTIONS: dict[Action, str] = {
+    Action.ORGANISATION_READ: "see the organisation",
+    Action.ORGANISATION_UPDATE: "rename the organisation",
+    Action.MEMBERS_READ: "list and see members",
+    Action.MEMBERS_INVITE: "add a member with a role",
+    Action.MEMBERS_UPDATE: "change a member's name or role",
+    Action.MEMBERS_REMOVE: "remove a member",
+    Action.KEYS_READ: "list API keys (prefix, name, scopes; never the secret)",
+    Action.KEYS_CREATE: "create an API key (the secret is shown once)",
+    Action.KEYS_UPDATE: "rename an API key",
+    Action.KEYS_REVOKE: "revoke an API key",
+    Action.KEYS_ROTATE: "replace an API key's secret (the old one is revoked)",
+}
+
+
+def allowed(role: Role, action: Action) -> bool:
+    return role in PERMISSIONS[action]
+
+
+def outranks(a: Role, b: Role) -> bool:
+    """``a`` is strictly above ``b``."""
+    return a.rank > b.rank
+
+
+def permission_table_markdown() -> str:
+    """The matrix as the Markdown table in docs/api-permissions.md."""
+    roles = list(Role)
+    lines = [
+        "| action | what it allows | " + " | ".join(r.value for r in roles) + " |",
+        "|---|---|" + "---|" * len(roles),
+    ]
+    for action, who in PERMISSIONS.items():
+        marks = " | ".join("yes" if r in who else "no" for r in roles)
+        lines.append(f"| `{action.value}` | {_DESCRIPTIONS[action]} | {marks} |")
+    return "\n".join(lines) + "\n"
