@@ -294,8 +294,14 @@ step_livekit_sip() {
 
 # -- 6 Python packages -------------------------------------------------------------------------
 step_python() {
-    # GGML_NATIVE=OFF: a portable llama-cpp-python build; uv caches the wheel for the next clone
-    CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" uv sync --frozen --group dev
+    # GGML_NATIVE=OFF: a portable llama-cpp-python build (~10 min on 2 cores); uv caches the wheel.
+    # Offline first: online, uv revalidates the sdist with PyPI and may take a new cache revision,
+    # which compiles llama.cpp again; offline it reuses the wheel it built. Online only when the
+    # cache lacks something.
+    export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+    if ! uv sync --frozen --group dev --offline >/dev/null 2>&1; then
+        uv sync --frozen --group dev
+    fi
     note "$(.venv/bin/python --version 2>&1), $(uv pip list --python .venv/bin/python 2>/dev/null | tail -n +3 | wc -l) packages"
 }
 
