@@ -29,7 +29,7 @@ from .errors import install_error_handlers
 from .limits import BodySizeLimit
 from .livekit_client import http_url, livekit_credentials, open_livekit_api
 from .openapi import install_openapi
-from .routes import auth, dev, health, keys, members, organisations
+from .routes import auth, dev, health, keys, links, members, organisations, public, rooms
 from .web import default_web_dist, mount_page
 
 logger = logging.getLogger("auralink.api")
@@ -72,7 +72,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(BodySizeLimit)
-    for module in (health, dev, auth, organisations, members, keys):
+    for module in (health, dev, auth, organisations, members, keys, links, rooms, public):
         app.include_router(module.router)
     mount_page(app, web_dist if web_dist is not None else default_web_dist())
     return app

@@ -49,6 +49,14 @@ class Action(StrEnum):
     KEYS_UPDATE = "keys:update"
     KEYS_REVOKE = "keys:revoke"
     KEYS_ROTATE = "keys:rotate"
+    LINKS_READ = "links:read"
+    LINKS_CREATE = "links:create"
+    LINKS_UPDATE = "links:update"
+    LINKS_REVOKE = "links:revoke"
+    ROOMS_READ = "rooms:read"
+    ROOMS_CREATE = "rooms:create"
+    ROOMS_DELETE = "rooms:delete"
+    TOKENS_CREATE = "tokens:create"
 
 
 _EVERYONE = frozenset(Role)
@@ -67,6 +75,14 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.KEYS_UPDATE: _BUILDERS,
     Action.KEYS_REVOKE: _BUILDERS,
     Action.KEYS_ROTATE: _BUILDERS,
+    Action.LINKS_READ: _EVERYONE,
+    Action.LINKS_CREATE: _BUILDERS,
+    Action.LINKS_UPDATE: _BUILDERS,
+    Action.LINKS_REVOKE: _BUILDERS,
+    Action.ROOMS_READ: _EVERYONE,
+    Action.ROOMS_CREATE: _BUILDERS,
+    Action.ROOMS_DELETE: _BUILDERS,
+    Action.TOKENS_CREATE: _BUILDERS,
 }
 
 _DESCRIPTIONS: dict[Action, str] = {
@@ -81,6 +97,14 @@ _DESCRIPTIONS: dict[Action, str] = {
     Action.KEYS_UPDATE: "rename an API key",
     Action.KEYS_REVOKE: "revoke an API key",
     Action.KEYS_ROTATE: "replace an API key's secret (the old one is revoked)",
+    Action.LINKS_READ: "list share links and their analytics (never a passcode)",
+    Action.LINKS_CREATE: "create a share link to a call with an agent",
+    Action.LINKS_UPDATE: "change a link's name, agent, expiry, uses, passcode or domain",
+    Action.LINKS_REVOKE: "revoke a share link (its URL stops working)",
+    Action.ROOMS_READ: "list rooms and their participants",
+    Action.ROOMS_CREATE: "create a LiveKit room with agents dispatched",
+    Action.ROOMS_DELETE: "end a room (everyone in it is disconnected)",
+    Action.TOKENS_CREATE: "mint a participant token for a room",
 }
 
 

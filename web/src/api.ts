@@ -1,4 +1,4 @@
-// The AuraLink API calls the page makes: the agent list and a new session.
+// The AuraLink API calls the page makes: the agent list, a new session, and share links (/j/<code>).
 
 export interface AgentInfo {
   name: string;
@@ -16,8 +16,24 @@ export interface Session {
   agent: string;
 }
 
-/** An error whose message is written for the person using the page. */
-export class PageError extends Error {}
+/** What a share link shows before joining (GET /j/<code>/info). */
+export interface LinkInfo {
+  code: string;
+  title: string;
+  agent: string;
+  passcode_required: boolean;
+}
+
+/** An error whose message is written for the person using the page; `type` is the API's error type. */
+export class PageError extends Error {
+  constructor(
+    message: string,
+    readonly type: string | null = null,
+    readonly status: number | null = null,
+  ) {
+    super(message);
+  }
+}
 
 async function request<T>(path: string, init?: RequestInit): Promise<T> {
   let response: Response;
@@ -28,8 +44,12 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
   }
   const body: unknown = await response.json().catch(() => null);
   if (!response.ok) {
-    const message = (body as { error?: { message?: string } } | null)?.error?.message;
-    throw new PageError(message ?? `The AuraLink API answered ${response.status} ${response.statusText}.`);
+    const error = (body as { error?: { message?: string; type?: string } } | null)?.error;
+    throw new PageError(
+      error?.message ?? `The AuraLink API answered ${response.status} ${response.statusText}.`,
+      error?.type ?? null,
+      response.status,
+    );
   }
   return body as T;
 }
@@ -42,5 +62,16 @@ export function createSession(agent: string | null): Promise<Session> {
   return request<Session>("/v1/dev/sessions", {
     method: "POST",
     body: JSON.stringify(agent ? { agent } : {}),
+  });
+}
+
+export function linkInfo(code: string): Promise<LinkInfo> {
+  return request<LinkInfo>(`/j/${encodeURIComponent(code)}/info`);
+}
+
+export function joinLink(code: string, passcode: string | null): Promise<Session> {
+  return request<Session>(`/j/${encodeURIComponent(code)}/session`, {
+    method: "POST",
+    body: JSON.stringify(passcode ? { passcode } : {}),
   });
 }

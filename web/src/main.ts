@@ -1,4 +1,6 @@
 // AuraLink's page: pick an agent, join a LiveKit room with it, talk, and read live captions.
+// Opened from a share link (/j/<code> sends the browser to /?link=<code>), the page joins through
+// the link instead: its agent only, and a passcode field when the link asks for one.
 
 import {
   ConnectionState,
@@ -12,7 +14,7 @@ import {
   type TextStreamReader,
 } from "livekit-client";
 
-import { type AgentInfo, createSession, listAgents, PageError, type Session } from "./api";
+import { type AgentInfo, createSession, joinLink, linkInfo, listAgents, PageError, type Session } from "./api";
 import { CaptionBoard, type Speaker } from "./captions";
 
 const TRANSCRIPTION_TOPIC = "lk.transcription";
@@ -30,6 +32,8 @@ function byId<T extends HTMLElement>(id: string): T {
 const ui = {
   form: byId<HTMLFormElement>("call-form"),
   select: byId<HTMLSelectElement>("agent-select"),
+  passcode: byId<HTMLInputElement>("passcode"),
+  passcodeLabel: byId<HTMLLabelElement>("passcode-label"),
   description: byId<HTMLParagraphElement>("agent-description"),
   start: byId<HTMLButtonElement>("start"),
   leave: byId<HTMLButtonElement>("leave"),
@@ -45,6 +49,7 @@ const captions = new CaptionBoard(ui.captions);
 let agents: AgentInfo[] = [];
 let room: Room | null = null;
 let session: Session | null = null;
+const linkCode = new URLSearchParams(location.search).get("link");
 
 // ------------------------------------------------------------------ small view helpers
 function showError(message: string): void {
@@ -82,7 +87,14 @@ function setInCall(inCall: boolean): void {
   ui.start.hidden = inCall;
   ui.start.disabled = inCall || agents.length === 0;
   ui.leave.hidden = !inCall;
-  ui.select.disabled = inCall || agents.length === 0;
+  ui.select.disabled = inCall || agents.length === 0 || linkCode !== null;
+  ui.passcode.disabled = inCall;
+}
+
+function askForPasscode(): void {
+  ui.passcode.hidden = false;
+  ui.passcodeLabel.hidden = false;
+  ui.passcode.focus();
 }
 
 function describeSelected(): void {
@@ -96,6 +108,22 @@ function messageOf(error: unknown): string {
 }
 
 // ------------------------------------------------------------------ agents
+async function loadLink(code: string): Promise<void> {
+  try {
+    const info = await linkInfo(code);
+    agents = [{ name: info.agent, description: "", language: "", greeting: null, default: true }];
+    ui.select.replaceChildren(new Option(info.title, info.agent));
+    ui.description.textContent = `You were invited to a call with ${info.title}.`;
+    document.title = `${info.title} · AuraLink`;
+    if (info.passcode_required) askForPasscode();
+  } catch (error) {
+    agents = [];
+    ui.select.replaceChildren(new Option("Link not available", ""));
+    showError(messageOf(error));
+  }
+  setInCall(false);
+}
+
 async function loadAgents(): Promise<void> {
   try {
     agents = await listAgents();
@@ -237,10 +265,18 @@ async function start(): Promise<void> {
   setInCall(true);
   setStatus("requesting");
   try {
-    session = await createSession(ui.select.value || null);
+    session = linkCode
+      ? await joinLink(linkCode, ui.passcode.value || null)
+      : await createSession(ui.select.value || null);
   } catch (error) {
     setStatus("failed");
-    showError(messageOf(error));
+    if (error instanceof PageError && (error.type === "PasscodeRequired" || error.type === "WrongPasscode")) {
+      askForPasscode();
+      const wrong = error.type === "WrongPasscode";
+      showError(wrong ? "That passcode is not right. Try again." : "Enter the passcode of this link.");
+    } else {
+      showError(messageOf(error));
+    }
     setInCall(false);
     return;
   }
@@ -292,4 +328,4 @@ window.addEventListener("pagehide", () => {
   void room?.disconnect();
 });
 
-void loadAgents();
+void (linkCode ? loadLink(linkCode) : loadAgents());

@@ -6,15 +6,30 @@ migrations. The :class:`Database` is made in the app's lifespan, never at import
 
 from .engine import Database, is_sqlite
 from .migrate import current_revision, head_revision, upgrade
-from .models import ApiKey, Base, Member, MemberSession, Organisation, is_id, new_id, utcnow
+from .models import (
+    ApiKey,
+    Base,
+    LinkVisitor,
+    Member,
+    MemberSession,
+    Organisation,
+    Room,
+    ShareLink,
+    is_id,
+    new_id,
+    utcnow,
+)
 
 __all__ = [
     "ApiKey",
     "Base",
     "Database",
+    "LinkVisitor",
     "Member",
     "MemberSession",
     "Organisation",
+    "Room",
+    "ShareLink",
     "current_revision",
     "head_revision",
     "is_id",

@@ -29,6 +29,10 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    # the sqlite3 driver would open a transaction only at the first write, so a request's reads
+    # would see no snapshot and a check-then-write (e.g. "is this the last owner?") could race;
+    # let SQLAlchemy's "begin" event open every transaction instead (see _sqlite_begin)
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -39,6 +43,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
         cursor.close()
 
 
+def _sqlite_begin(conn: Any) -> None:
+    """Take SQLite's write lock when a transaction opens.
+
+    Transactions then run one after another (others wait up to busy_timeout), so a request's
+    check-then-write cannot interleave with another's, and none fails on a stale snapshot.
+    SQLite allows one writer at a time anyway; PostgreSQL keeps its row locks (FOR UPDATE).
+    """
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _create_engine(url: str) -> AsyncEngine:
     try:
         parsed = make_url(url)
@@ -47,6 +61,7 @@ def _create_engine(url: str) -> AsyncEngine:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_async_engine(parsed)
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "begin", _sqlite_begin)
             return engine
         return create_async_engine(parsed, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ValueError) as e:

@@ -1,11 +1,13 @@
 """The tables of the management API, as SQLAlchemy 2 declarative models.
 
     organisations ─┬─ members ── member_sessions   (dashboard logins, token stored hashed)
-                   └─ api_keys                     (secret stored hashed, prefix shown)
+                   ├─ api_keys                     (secret stored hashed, prefix shown)
+                   ├─ share_links ── link_visitors (public codes; visitors only as salted hashes)
+                   └─ rooms                        (LiveKit rooms made through the API)
 
-Ids are short random strings with a kind prefix (``org_…``, ``mem_…``, ``key_…``), so they
+Ids are short random strings with a kind prefix (``org_…``, ``mem_…``, ``key_…``, ``lnk_…``), so they
 say what they name and cannot be enumerated. Times are timezone-aware UTC on every backend.
-The initial Alembic revision creates exactly these tables; change both together.
+The Alembic revisions create exactly these tables; change both together.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from __future__ import annotations
 __all__ = [
     "ApiKey",
     "Base",
+    "LinkVisitor",
     "Member",
     "MemberSession",
     "Organisation",
+    "Room",
+    "ShareLink",
     "UtcDateTime",
     "is_id",
     "new_id",
@@ -27,7 +32,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -133,3 +138,61 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ShareLink(Base):
+    """A public URL ``/j/<code>`` that opens a call with one agent.
+
+    ``uses`` counts sessions minted (joins) and never passes ``max_uses``; ``opens`` counts
+    visits of the page. Visitors are kept in :class:`LinkVisitor` as hashes salted with
+    ``visitor_salt``, which is the link's own, so visitors of two links cannot be matched.
+    """
+
+    __tablename__ = "share_links"
+    __table_args__ = (Index("ix_share_links_org_id_created_at", "org_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("lnk"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    agent: Mapped[str] = mapped_column(String(63))
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    custom_domain: Mapped[str | None] = mapped_column(String(253), nullable=True)
+    passcode_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    opens: Mapped[int] = mapped_column(Integer, default=0)
+    visitor_salt: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class LinkVisitor(Base):
+    """One distinct visitor of a link: a salted sha256 of client address and user agent."""
+
+    __tablename__ = "link_visitors"
+
+    link_id: Mapped[str] = mapped_column(ForeignKey("share_links.id", ondelete="CASCADE"), primary_key=True)
+    visitor_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Room(Base):
+    """A LiveKit room an organisation made through the API; names are unique on the server."""
+
+    __tablename__ = "rooms"
+    __table_args__ = (Index("ix_rooms_org_id_created_at", "org_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("rom"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    agents: Mapped[list[str]] = mapped_column(JSON)
+    empty_timeout: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -16,6 +16,15 @@ from .dev import (
     ValidationErrorPublic,
 )
 from .keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeyUpdate
+from .links import (
+    LinkAnalytics,
+    LinkCreate,
+    LinkInfo,
+    LinkJoin,
+    LinkPublic,
+    LinkState,
+    LinkUpdate,
+)
 from .members import MemberCreate, MemberCreated, MemberPublic, MemberUpdate
 from .organisations import (
     OrganisationCreate,
@@ -24,6 +33,7 @@ from .organisations import (
     OrganisationUpdate,
     OwnerCreate,
 )
+from .rooms import ParticipantPublic, RoomCreate, RoomPublic, TokenCreate, TokenPublic
 
 __all__ = [
     "AgentPublic",
@@ -35,6 +45,13 @@ __all__ = [
     "ErrorPublic",
     "FieldErrorPublic",
     "HealthPublic",
+    "LinkAnalytics",
+    "LinkCreate",
+    "LinkInfo",
+    "LinkJoin",
+    "LinkPublic",
+    "LinkState",
+    "LinkUpdate",
     "LoginCreate",
     "MemberCreate",
     "MemberCreated",
@@ -45,9 +62,14 @@ __all__ = [
     "OrganisationPublic",
     "OrganisationUpdate",
     "OwnerCreate",
+    "ParticipantPublic",
     "PrincipalPublic",
+    "RoomCreate",
+    "RoomPublic",
     "SessionCreate",
     "SessionPublic",
+    "TokenCreate",
+    "TokenPublic",
     "ValidationErrorBody",
     "ValidationErrorPublic",
 ]

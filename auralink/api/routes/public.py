@@ -1,0 +1,240 @@
+"""The visitor's side of share links: ``/j/<code>`` (no account needed).
+
+- ``GET /j/<code>`` counts an open and sends the browser to the page with the link
+  preselected (``/?link=<code>``), or answers a plain page saying the link is unknown (404)
+  or expired, used up or revoked (410).
+- ``GET /j/<code>/info`` tells the page what to show (title, whether a passcode is needed).
+- ``POST /j/<code>/session`` checks the link again and the passcode, counts a join in one
+  conditional ``UPDATE`` (so concurrent joins never pass ``max_uses``), and returns a LiveKit
+  token for a new room with the link's agent dispatched, like ``/v1/dev/sessions``.
+
+Visitors are counted as a sha256 of the link's own salt, the client address and the user
+agent; neither the address nor the user agent is stored.
+"""
+
+from __future__ import annotations
+
+__all__ = ["router"]
+
+import hashlib
+import html
+import logging
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auralink.api.auth import verify_password
+from auralink.api.db import LinkVisitor, ShareLink, utcnow
+from auralink.api.deps import CatalogueDep, SessionDep, SettingsDep
+from auralink.api.errors import PermissionDenied
+from auralink.api.livekit_client import livekit_credentials
+from auralink.api.schemas import ErrorBody, LinkInfo, LinkJoin, LinkState, SessionPublic
+from auralink.api.tokens import new_identity, new_room_name, room_join_token
+
+from .common import TOO_LARGE
+from .links import link_state, link_title
+
+logger = logging.getLogger("auralink.api")
+
+router = APIRouter(prefix="/j", tags=["share links (public)"])
+
+_CODE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+_GONE: dict[LinkState, tuple[str, str, str]] = {
+    LinkState.EXPIRED: ("LinkExpired", "This link has expired", "it was set to stop working"),
+    LinkState.USED_UP: ("LinkUsedUp", "This link has been used up", "it has started all the calls it may"),
+    LinkState.REVOKED: ("LinkRevoked", "This link was turned off", "its owner revoked it"),
+}
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; line-height: 1.5">
+<h1>{title}</h1>
+<p>{message}</p>
+<p>Ask whoever sent it to you for a new link.</p>
+</body></html>
+"""
+
+_HTML: dict[str, Any] = {"content": {"text/html": {}}}
+_GONE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "no link has this code"},
+    410: {"model": ErrorBody, "description": "the link expired, was used up or was revoked"},
+}
+
+
+class PasscodeRequired(PermissionDenied):
+    def __init__(self) -> None:
+        super().__init__("this link needs a passcode")
+
+
+class WrongPasscode(PermissionDenied):
+    def __init__(self) -> None:
+        super().__init__("the passcode is not right")
+
+
+def _error(status_code: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status_code)
+
+
+def _unknown_json() -> JSONResponse:
+    return _error(404, "NotFound", "no link has this code; check the address")
+
+
+def _gone_json(state: LinkState) -> JSONResponse:
+    kind, title, reason = _GONE[state]
+    return _error(410, kind, f"{title}: {reason}.")
+
+
+def _page(status_code: int, title: str, message: str) -> HTMLResponse:
+    body = _PAGE.format(title=html.escape(title), message=html.escape(message))
+    return HTMLResponse(body, status_code=status_code)
+
+
+async def _find(session: AsyncSession, code: str) -> ShareLink | None:
+    if not _CODE.fullmatch(code):
+        return None
+    return await session.scalar(select(ShareLink).where(ShareLink.code == code))
+
+
+def _visitor_hash(link: ShareLink, request: Request) -> str:
+    address = request.client.host if request.client else ""
+    agent = request.headers.get("user-agent", "")
+    return hashlib.sha256(f"{link.visitor_salt}\0{address}\0{agent}".encode()).hexdigest()
+
+
+async def _count_visitor(session: AsyncSession, link: ShareLink, request: Request) -> None:
+    """Remember this visitor once per link (insert, or nothing if already there)."""
+    values = {"link_id": link.id, "visitor_hash": _visitor_hash(link, request), "first_seen_at": utcnow()}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert(LinkVisitor).values(**values).on_conflict_do_nothing())
+
+
+@router.get(
+    "/{code}",
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_class=RedirectResponse,
+    responses={
+        303: {"description": "the link works: on to the join page, `/?link=<code>`"},
+        404: {"description": "a page saying no link has this code", **_HTML},
+        410: {"description": "a page saying the link expired, was used up or was revoked", **_HTML},
+    },
+)
+async def open_link(code: str, request: Request, session: SessionDep) -> Response:
+    """The link a visitor opens: on to the join page, or a page saying why the link does not work."""
+    link = await _find(session, code)
+    if link is None:
+        return _page(404, "No such link", "This address does not lead to a call. Check it for typos.")
+    state = link_state(link, utcnow())
+    if state is not LinkState.ACTIVE:
+        _, title, reason = _GONE[state]
+        return _page(410, title, f"This link no longer starts a call: {reason}.")
+    now = utcnow()
+    await session.execute(
+        update(ShareLink)
+        .where(ShareLink.id == link.id)
+        .values(opens=ShareLink.opens + 1, last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await _count_visitor(session, link, request)
+    await session.commit()
+    return RedirectResponse(f"/?link={link.code}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/{code}/info", response_model=LinkInfo, responses=_GONE_RESPONSES)
+async def link_info(code: str, session: SessionDep) -> LinkInfo | Response:
+    """What the join page shows: the title, the agent, whether a passcode is asked for."""
+    link = await _find(session, code)
+    if link is None:
+        return _unknown_json()
+    state = link_state(link, utcnow())
+    if state is not LinkState.ACTIVE:
+        return _gone_json(state)
+    return LinkInfo(
+        code=link.code,
+        title=link_title(link),
+        agent=link.agent,
+        passcode_required=link.passcode_hash is not None,
+    )
+
+
+@router.post(
+    "/{code}/session",
+    response_model=SessionPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **_GONE_RESPONSES,
+        **TOO_LARGE,
+        403: {"model": ErrorBody, "description": "PasscodeRequired or WrongPasscode"},
+        503: {"model": ErrorBody, "description": "the link's agent is not in the catalogue now"},
+    },
+)
+async def join(
+    code: str,
+    *,
+    body: LinkJoin,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalogue: CatalogueDep,
+) -> SessionPublic | Response:
+    """Start a call through the link: one use is counted, a token for a new room is returned."""
+    link = await _find(session, code)
+    if link is None:
+        return _unknown_json()
+    now = utcnow()
+    state = link_state(link, now)
+    if state is not LinkState.ACTIVE:
+        return _gone_json(state)
+    if link.passcode_hash is not None:
+        if not body.passcode:
+            raise PasscodeRequired()
+        if not await verify_password(link.passcode_hash, body.passcode):
+            raise WrongPasscode()
+    if catalogue.get(link.agent) is None:
+        return _error(503, "AgentUnavailable", "the agent of this link is not available right now")
+    creds = livekit_credentials(settings)
+
+    # the use is counted only if the link is still good at this very moment: one UPDATE whose
+    # WHERE repeats the checks, so concurrent joins serialise on the row and never pass max_uses
+    counted = await session.execute(
+        update(ShareLink)
+        .where(
+            ShareLink.id == link.id,
+            ShareLink.revoked_at.is_(None),
+            or_(ShareLink.expires_at.is_(None), ShareLink.expires_at > now),
+            or_(ShareLink.max_uses.is_(None), ShareLink.uses < ShareLink.max_uses),
+        )
+        .values(uses=ShareLink.uses + 1, last_used_at=now)
+        .returning(ShareLink.uses)
+        .execution_options(synchronize_session=False)
+    )
+    if counted.scalar_one_or_none() is None:
+        await session.rollback()
+        await session.refresh(link)
+        state = link_state(link, utcnow())
+        return _gone_json(state if state is not LinkState.ACTIVE else LinkState.USED_UP)
+    await _count_visitor(session, link, request)
+    await session.commit()
+
+    room = new_room_name("link")
+    identity = new_identity("guest")
+    token = room_join_token(
+        api_key=creds.api_key,
+        api_secret=creds.api_secret,
+        room=room,
+        identity=identity,
+        name=body.name or "Guest",
+        worker_agent_name=settings.worker_agent_name,
+        agent=link.agent,
+    )
+    logger.info("link %s: room %s with agent %s", link.id, room, link.agent)
+    return SessionPublic(
+        url=settings.livekit_url, token=token, room=room, identity=identity, agent=link.agent
+    )

@@ -1,0 +1,247 @@
+"""Rooms of the caller's organisation: create with agents dispatched, tokens, participants, end.
+
+Rooms live in LiveKit; the API keeps which organisation made each one (name, agents, time),
+so another organisation's room answers 404 like one that does not exist. LiveKit is reached
+through the one server API client made in the app's lifespan; its failures answer 502
+(:class:`~auralink.core.ProviderError`) with a message saying what LiveKit was asked to do.
+"""
+
+from __future__ import annotations
+
+__all__ = ["router"]
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import aiohttp
+from fastapi import APIRouter, Depends, status
+from livekit import api
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auralink.api.auth import Principal
+from auralink.api.db import Room, utcnow
+from auralink.api.deps import CatalogueDep, LiveKitDep, SessionDep, SettingsDep, require
+from auralink.api.errors import Conflict, InvalidField, NotFound
+from auralink.api.livekit_client import livekit_credentials
+from auralink.api.permissions import Action
+from auralink.api.schemas import (
+    ErrorBody,
+    ParticipantPublic,
+    RoomCreate,
+    RoomPublic,
+    TokenCreate,
+    TokenPublic,
+)
+from auralink.api.tokens import DispatchMetadata, new_room_name
+from auralink.core import ProviderError
+
+from .common import AUTH, CLASH, MISSING, TOO_LARGE, Responses
+
+logger = logging.getLogger("auralink.api")
+
+router = APIRouter(prefix="/v1/rooms", tags=["rooms"], responses=AUTH)
+
+UPSTREAM: Responses = {502: {"model": ErrorBody, "description": "LiveKit failed or is not reachable"}}
+
+
+@asynccontextmanager
+async def _livekit(doing: str) -> AsyncIterator[None]:
+    """Turn LiveKit's and the network's failures while ``doing`` into a :class:`ProviderError`."""
+    try:
+        yield
+    except api.TwirpError as e:
+        raise ProviderError(f"LiveKit refused to {doing}: {e.message} ({e.code})") from e
+    except (aiohttp.ClientError, TimeoutError, OSError) as e:
+        raise ProviderError(
+            f"LiveKit is not reachable to {doing} ({type(e).__name__}); is livekit-server running?",
+            retryable=True,
+        ) from e
+
+
+def _not_found(e: api.TwirpError) -> bool:
+    return e.code == "not_found" or e.status == 404
+
+
+async def _forget(livekit: api.LiveKitAPI, name: str) -> None:
+    """Best effort: remove a half-made room (made, but a dispatch failed) from LiveKit."""
+    try:
+        async with _livekit(f"remove the half-made room {name!r}"):
+            await livekit.room.delete_room(api.DeleteRoomRequest(room=name))
+    except ProviderError as e:
+        logger.warning("%s", e)
+
+
+def _public(room: Room) -> RoomPublic:
+    return RoomPublic.model_validate(room, from_attributes=True)
+
+
+async def _own(session: AsyncSession, principal: Principal, name: str) -> Room:
+    room = await session.scalar(select(Room).where(Room.name == name))
+    if room is None or room.org_id != principal.org_id:
+        raise NotFound("room", name)
+    return room
+
+
+@router.get("")
+async def list_rooms(
+    session: SessionDep, principal: Annotated[Principal, Depends(require(Action.ROOMS_READ))]
+) -> list[RoomPublic]:
+    """Rooms the organisation made and has not ended, newest first."""
+    rows = await session.scalars(
+        select(Room).where(Room.org_id == principal.org_id).order_by(Room.created_at.desc(), Room.id)
+    )
+    return [_public(r) for r in rows]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses={**CLASH, **TOO_LARGE, **UPSTREAM})
+async def create(
+    *,
+    body: RoomCreate,
+    session: SessionDep,
+    catalogue: CatalogueDep,
+    livekit: LiveKitDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, Depends(require(Action.ROOMS_CREATE))],
+) -> RoomPublic:
+    """Create a LiveKit room and dispatch each agent to it (metadata names the catalogue agent)."""
+    for i, agent in enumerate(body.agents):
+        if catalogue.get(agent) is None:
+            known = ", ".join(catalogue.names) or "none"
+            raise InvalidField(f"agents.{i}", f"no agent named {agent!r} in the catalogue (known: {known})")
+    if len(set(body.agents)) != len(body.agents):
+        raise InvalidField("agents", "each agent can be dispatched once")
+    room = Room(
+        org_id=principal.org_id,
+        name=body.name or new_room_name("room"),
+        agents=list(body.agents),
+        empty_timeout=body.empty_timeout,
+        created_by=principal.member_id,
+        created_at=utcnow(),
+    )
+    session.add(room)
+    try:  # claim the name first: LiveKit room names are shared by everyone on the server
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(f"a room named {room.name!r} already exists; pick another name") from None
+    try:
+        async with _livekit(f"create the room {room.name!r}"):
+            await livekit.room.create_room(
+                api.CreateRoomRequest(name=room.name, empty_timeout=body.empty_timeout or 0)
+            )
+            for agent in body.agents:
+                await livekit.agent_dispatch.create_dispatch(
+                    api.CreateAgentDispatchRequest(
+                        room=room.name,
+                        agent_name=settings.worker_agent_name,
+                        metadata=DispatchMetadata(agent=agent).dumps(),
+                    )
+                )
+    except ProviderError:
+        await session.delete(room)
+        await session.commit()
+        await _forget(livekit, room.name)
+        raise
+    logger.info("room %s created in %s with %d agent(s)", room.name, room.org_id, len(room.agents))
+    return _public(room)
+
+
+@router.get("/{room}", responses=MISSING)
+async def read(
+    room: str,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.ROOMS_READ))],
+) -> RoomPublic:
+    return _public(await _own(session, principal, room))
+
+
+@router.post("/{room}/tokens", status_code=status.HTTP_201_CREATED, responses={**MISSING, **TOO_LARGE})
+async def mint_token(
+    room: str,
+    body: TokenCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, Depends(require(Action.TOKENS_CREATE))],
+) -> TokenPublic:
+    """A token that joins ``room`` as ``identity``; ``can_publish: false`` makes a listener."""
+    owned = await _own(session, principal, room)
+    creds = livekit_credentials(settings)
+    grants = api.VideoGrants(
+        room_join=True,
+        room=owned.name,
+        can_subscribe=True,
+        can_publish=body.can_publish,
+        can_publish_data=body.can_publish,
+    )
+    ttl = timedelta(seconds=body.ttl)
+    token = (
+        api.AccessToken(creds.api_key, creds.api_secret)
+        .with_identity(body.identity)
+        .with_name(body.name or body.identity)
+        .with_grants(grants)
+        .with_ttl(ttl)
+        .to_jwt()
+    )
+    return TokenPublic(
+        url=settings.livekit_url,
+        token=token,
+        room=owned.name,
+        identity=body.identity,
+        expires_at=utcnow() + ttl,
+    )
+
+
+def _participant(p: api.ParticipantInfo) -> ParticipantPublic:
+    return ParticipantPublic(
+        sid=p.sid,
+        identity=p.identity,
+        name=p.name,
+        kind=api.ParticipantInfo.Kind.Name(p.kind),
+        state=api.ParticipantInfo.State.Name(p.state),
+        joined_at=datetime.fromtimestamp(p.joined_at, UTC) if p.joined_at else None,
+        publishing=p.is_publisher,
+    )
+
+
+@router.get("/{room}/participants", responses={**MISSING, **UPSTREAM})
+async def list_participants(
+    room: str,
+    session: SessionDep,
+    livekit: LiveKitDep,
+    principal: Annotated[Principal, Depends(require(Action.ROOMS_READ))],
+) -> list[ParticipantPublic]:
+    """Who is in the room now (agents included); empty once LiveKit has closed the room."""
+    owned = await _own(session, principal, room)
+    try:
+        async with _livekit(f"list the participants of {owned.name!r}"):
+            listed = await livekit.room.list_participants(api.ListParticipantsRequest(room=owned.name))
+    except ProviderError as e:
+        if isinstance(e.__cause__, api.TwirpError) and _not_found(e.__cause__):
+            return []
+        raise
+    return [_participant(p) for p in listed.participants]
+
+
+@router.delete("/{room}", status_code=status.HTTP_204_NO_CONTENT, responses={**MISSING, **UPSTREAM})
+async def end(
+    room: str,
+    session: SessionDep,
+    livekit: LiveKitDep,
+    principal: Annotated[Principal, Depends(require(Action.ROOMS_DELETE))],
+) -> None:
+    """End the room: everyone in it is disconnected and the name is free again."""
+    owned = await _own(session, principal, room)
+    try:
+        async with _livekit(f"end the room {owned.name!r}"):
+            await livekit.room.delete_room(api.DeleteRoomRequest(room=owned.name))
+    except ProviderError as e:
+        if not (isinstance(e.__cause__, api.TwirpError) and _not_found(e.__cause__)):
+            raise
+    await session.delete(owned)
+    await session.commit()
+    logger.info("room %s ended by %s", owned.name, principal.org_id)
