@@ -1,7 +1,8 @@
 """The FastAPI application: :func:`create_app` builds it from settings, :func:`serve` runs it.
 
 Nothing is built at import time. The lifespan opens the database (and brings its schema to
-the newest migration) and the one LiveKit server API client, and closes both on shutdown;
+the newest migration), the one LiveKit server API client and the webhook dispatcher task,
+and closes all three on shutdown;
 routes reach them, the settings and the catalogue through :mod:`auralink.api.deps`.
 """
 
@@ -29,8 +30,21 @@ from .errors import install_error_handlers
 from .limits import BodySizeLimit
 from .livekit_client import http_url, livekit_credentials, open_livekit_api
 from .openapi import install_openapi
-from .routes import auth, dev, health, keys, links, members, organisations, public, rooms
+from .routes import (
+    auth,
+    dev,
+    health,
+    keys,
+    links,
+    livekit_webhooks,
+    members,
+    organisations,
+    public,
+    rooms,
+    webhooks,
+)
 from .web import default_web_dist, mount_page
+from .webhooks import WebhookDispatcher
 
 logger = logging.getLogger("auralink.api")
 
@@ -53,11 +67,18 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
         except BaseException:
             await database.aclose()
             raise
-        app.state.database, app.state.livekit = database, client
+        dispatcher = WebhookDispatcher(
+            database=database,
+            retry_base_s=settings.webhook_retry_base_s,
+            max_attempts=settings.webhook_max_attempts,
+        )
+        dispatcher.start()
+        app.state.database, app.state.livekit, app.state.webhooks = database, client, dispatcher
         try:
             yield
         finally:
-            app.state.database, app.state.livekit = None, None
+            app.state.database, app.state.livekit, app.state.webhooks = None, None, None
+            await dispatcher.aclose()
             await client.aclose()
             await database.aclose()
 
@@ -72,7 +93,19 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(BodySizeLimit)
-    for module in (health, dev, auth, organisations, members, keys, links, rooms, public):
+    for module in (
+        health,
+        dev,
+        auth,
+        organisations,
+        members,
+        keys,
+        links,
+        rooms,
+        webhooks,
+        livekit_webhooks,
+        public,
+    ):
         app.include_router(module.router)
     mount_page(app, web_dist if web_dist is not None else default_web_dist())
     return app

@@ -57,6 +57,10 @@ class Action(StrEnum):
     ROOMS_CREATE = "rooms:create"
     ROOMS_DELETE = "rooms:delete"
     TOKENS_CREATE = "tokens:create"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_CREATE = "webhooks:create"
+    WEBHOOKS_UPDATE = "webhooks:update"
+    WEBHOOKS_DELETE = "webhooks:delete"
 
 
 _EVERYONE = frozenset(Role)
@@ -83,6 +87,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.ROOMS_CREATE: _BUILDERS,
     Action.ROOMS_DELETE: _BUILDERS,
     Action.TOKENS_CREATE: _BUILDERS,
+    Action.WEBHOOKS_READ: _EVERYONE,
+    Action.WEBHOOKS_CREATE: _BUILDERS,
+    Action.WEBHOOKS_UPDATE: _BUILDERS,
+    Action.WEBHOOKS_DELETE: _BUILDERS,
 }
 
 _DESCRIPTIONS: dict[Action, str] = {
@@ -105,6 +113,10 @@ _DESCRIPTIONS: dict[Action, str] = {
     Action.ROOMS_CREATE: "create a LiveKit room with agents dispatched",
     Action.ROOMS_DELETE: "end a room (everyone in it is disconnected)",
     Action.TOKENS_CREATE: "mint a participant token for a room",
+    Action.WEBHOOKS_READ: "list webhook endpoints and their delivery logs (never a signing secret)",
+    Action.WEBHOOKS_CREATE: "add a webhook endpoint (its signing secret is shown once)",
+    Action.WEBHOOKS_UPDATE: "change an endpoint, rotate its secret, test-fire it, redeliver a delivery",
+    Action.WEBHOOKS_DELETE: "delete a webhook endpoint and its delivery log",
 }
 
 

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     allow_signup: bool = Field(
         default=True, description="anyone may create an organisation with POST /v1/organisations"
     )
+    webhook_retry_base_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="first webhook retry delay; later ones grow (x6, x24, x120, x720...) with jitter",
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="webhook delivery attempts before a delivery is failed"
+    )
 
     # -- the agent worker
     worker_agent_name: str = Field(

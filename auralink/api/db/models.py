@@ -3,7 +3,10 @@
     organisations ─┬─ members ── member_sessions   (dashboard logins, token stored hashed)
                    ├─ api_keys                     (secret stored hashed, prefix shown)
                    ├─ share_links ── link_visitors (public codes; visitors only as salted hashes)
-                   └─ rooms                        (LiveKit rooms made through the API)
+                   ├─ rooms                        (LiveKit rooms made through the API)
+                   └─ webhook_endpoints ── webhook_deliveries ── webhook_attempts
+                                                   (the outbox of signed events, and its delivery log)
+    room_events                                    (LiveKit's verified webhooks: rooms and participants)
 
 Ids are short random strings with a kind prefix (``org_…``, ``mem_…``, ``key_…``, ``lnk_…``), so they
 say what they name and cannot be enumerated. Times are timezone-aware UTC on every backend.
@@ -20,8 +23,12 @@ __all__ = [
     "MemberSession",
     "Organisation",
     "Room",
+    "RoomEvent",
     "ShareLink",
     "UtcDateTime",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "is_id",
     "new_id",
     "utcnow",
@@ -32,7 +39,17 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -196,3 +213,90 @@ class Room(Base):
         ForeignKey("members.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WebhookEndpoint(Base):
+    """A URL an organisation's events are POSTed to, signed with ``secret``.
+
+    The secret (``whsec_…``) is kept as-is: the server needs it to sign every delivery, so a hash
+    would not do. Anyone who can read the database can read it (see docs/webhooks.md).
+    """
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_org_id_created_at", "org_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("whk"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    events: Mapped[list[str]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: the outbox row, written in the transaction that caused the event.
+
+    ``body`` is the exact JSON sent (signed as-is on every attempt). ``status`` is ``pending``
+    until a 2xx answer (``delivered``) or the last attempt (``failed``); ``next_attempt_at`` is
+    when the dispatcher may send it next, so the schedule survives a restart.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint_id_created_at", "endpoint_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("dlv"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(32))
+    event_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: when, how long, the answer's status code or the error."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery_id_number", "delivery_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("att"))
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class RoomEvent(Base):
+    """A verified LiveKit webhook about a room: started, finished, a participant joined or left.
+
+    ``event_id`` is LiveKit's own id, unique, so a webhook LiveKit sends again is stored once.
+    Participants are kept by identity only (no names or metadata).
+    """
+
+    __tablename__ = "room_events"
+    __table_args__ = (Index("ix_room_events_room_name_occurred_at", "room_name", "occurred_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("rev"))
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    event: Mapped[str] = mapped_column(String(32))
+    room_name: Mapped[str] = mapped_column(String(128))
+    room_sid: Mapped[str] = mapped_column(String(64), default="")
+    participant_identity: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

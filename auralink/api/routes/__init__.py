@@ -1,5 +1,29 @@
 """One router per resource; :func:`auralink.api.app.create_app` includes them."""
 
-from . import auth, dev, health, keys, links, members, organisations, public, rooms
+from . import (
+    auth,
+    dev,
+    health,
+    keys,
+    links,
+    livekit_webhooks,
+    members,
+    organisations,
+    public,
+    rooms,
+    webhooks,
+)
 
-__all__ = ["auth", "dev", "health", "keys", "links", "members", "organisations", "public", "rooms"]
+__all__ = [
+    "auth",
+    "dev",
+    "health",
+    "keys",
+    "links",
+    "livekit_webhooks",
+    "members",
+    "organisations",
+    "public",
+    "rooms",
+    "webhooks",
+]

@@ -6,7 +6,8 @@
 - ``GET /j/<code>/info`` tells the page what to show (title, whether a passcode is needed).
 - ``POST /j/<code>/session`` checks the link again and the passcode, counts a join in one
   conditional ``UPDATE`` (so concurrent joins never pass ``max_uses``), and returns a LiveKit
-  token for a new room with the link's agent dispatched, like ``/v1/dev/sessions``.
+  token for a new room with the link's agent dispatched, like ``/v1/dev/sessions``; the
+  ``link.used`` webhook event is written to the outbox in the same transaction as the count.
 
 Visitors are counted as a sha256 of the link's own salt, the client address and the user
 agent; neither the address nor the user agent is stored.
@@ -36,9 +37,11 @@ from auralink.api.errors import PermissionDenied
 from auralink.api.livekit_client import livekit_credentials
 from auralink.api.schemas import ErrorBody, LinkInfo, LinkJoin, LinkState, SessionPublic
 from auralink.api.tokens import new_identity, new_room_name, room_join_token
+from auralink.api.webhooks import LinkUsed, LinkUsedData, enqueue
 
 from .common import TOO_LARGE
 from .links import link_state, link_title
+from .webhooks import wake_dispatcher
 
 logger = logging.getLogger("auralink.api")
 
@@ -215,15 +218,21 @@ async def join(
         .returning(ShareLink.uses)
         .execution_options(synchronize_session=False)
     )
-    if counted.scalar_one_or_none() is None:
+    uses = counted.scalar_one_or_none()
+    if uses is None:
         await session.rollback()
         await session.refresh(link)
         state = link_state(link, utcnow())
         return _gone_json(state if state is not LinkState.ACTIVE else LinkState.USED_UP)
     await _count_visitor(session, link, request)
-    await session.commit()
-
     room = new_room_name("link")
+    # link.used goes to the outbox in this transaction: sent if and only if the join counted
+    data = LinkUsedData(link_id=link.id, room=room, agent=link.agent, uses=uses)
+    queued = await enqueue(session, LinkUsed(org_id=link.org_id, data=data))
+    await session.commit()
+    if queued:
+        wake_dispatcher(request)
+
     identity = new_identity("guest")
     token = room_join_token(
         api_key=creds.api_key,

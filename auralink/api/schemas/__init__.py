@@ -34,6 +34,16 @@ from .organisations import (
     OwnerCreate,
 )
 from .rooms import ParticipantPublic, RoomCreate, RoomPublic, TokenCreate, TokenPublic
+from .webhooks import (
+    DeliveryPublic,
+    DeliveryQueued,
+    DeliveryStatus,
+    WebhookAttemptPublic,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookPublic,
+    WebhookUpdate,
+)
 
 __all__ = [
     "AgentPublic",
@@ -41,6 +51,9 @@ __all__ = [
     "ApiKeyCreated",
     "ApiKeyPublic",
     "ApiKeyUpdate",
+    "DeliveryPublic",
+    "DeliveryQueued",
+    "DeliveryStatus",
     "ErrorBody",
     "ErrorPublic",
     "FieldErrorPublic",
@@ -72,4 +85,9 @@ __all__ = [
     "TokenPublic",
     "ValidationErrorBody",
     "ValidationErrorPublic",
+    "WebhookAttemptPublic",
+    "WebhookCreate",
+    "WebhookCreated",
+    "WebhookPublic",
+    "WebhookUpdate",
 ]

@@ -47,6 +47,7 @@ def settings(agents_file: Path) -> Settings:
         LIVEKIT_API_KEY=KEY,
         LIVEKIT_API_SECRET=SECRET,
         agents_file=agents_file,
+        data_dir=agents_file.parent / "data",  # never the repo's own .auralink/
         default_agent="assistant",
         worker_agent_name="auralink-test",
     )
@@ -261,6 +262,8 @@ async def test_lifespan_opens_one_livekit_client_and_closes_it(settings: Setting
 def test_missing_keys_are_named_before_serving(agents_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("LIVEKIT_API_SECRET", "AURALINK_LIVEKIT_API_SECRET"):
         monkeypatch.delenv(var, raising=False)
-    settings = Settings(_env_file=None, LIVEKIT_API_KEY=KEY, agents_file=agents_file)
+    settings = Settings(
+        _env_file=None, LIVEKIT_API_KEY=KEY, agents_file=agents_file, data_dir=agents_file.parent / "data"
+    )
     with pytest.raises(MissingCredential, match="LIVEKIT_API_SECRET"):
         create_app(settings)

@@ -87,6 +87,7 @@ def test_serve_names_the_setting_when_the_port_is_taken(tmp_path: Path) -> None:
             api_host="127.0.0.1",
             api_port=port,
             agents_file=tmp_path / "agents.yaml",
+            data_dir=tmp_path / "data",
         )
         with pytest.raises(PortInUse, match="AURALINK_API_PORT"):
             serve(settings)
