@@ -1,9 +1,10 @@
 """The FastAPI application: :func:`create_app` builds it from settings, :func:`serve` runs it.
 
 Nothing is built at import time. The lifespan opens the database (and brings its schema to
-the newest migration), the one LiveKit server API client and the webhook dispatcher task,
-and closes all three on shutdown;
-routes reach them, the settings and the catalogue through :mod:`auralink.api.deps`.
+the newest migration), the one LiveKit server API client, the Redis client (when
+``AURALINK_REDIS_URL`` is set), the rate limiter and the webhook dispatcher task, and closes
+them all on shutdown; routes reach them, the settings and the catalogue through
+:mod:`auralink.api.deps`. Each app has its own Prometheus registry (:mod:`.metrics`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ from .db import Database, upgrade
 from .errors import install_error_handlers
 from .limits import BodySizeLimit
 from .livekit_client import http_url, livekit_credentials, open_livekit_api
+from .metrics import ApiMetrics, MetricsMiddleware
 from .openapi import install_openapi
+from .ratelimit import (
+    MemoryBuckets,
+    RateLimiter,
+    RateLimitMiddleware,
+    RedisBuckets,
+    check_redis_url,
+    open_redis,
+)
 from .routes import (
     auth,
     dev,
@@ -57,6 +67,8 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     """
     livekit_credentials(settings)
     http_url(settings.livekit_url)
+    if settings.redis_url:
+        check_redis_url(settings.redis_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +79,9 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
         except BaseException:
             await database.aclose()
             raise
+        redis = open_redis(settings.redis_url) if settings.redis_url else None
+        buckets = RedisBuckets(redis=redis) if redis is not None else MemoryBuckets()
+        limiter = RateLimiter(settings=settings, buckets=buckets)
         dispatcher = WebhookDispatcher(
             database=database,
             retry_base_s=settings.webhook_retry_base_s,
@@ -74,11 +89,16 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
         )
         dispatcher.start()
         app.state.database, app.state.livekit, app.state.webhooks = database, client, dispatcher
+        app.state.redis, app.state.ratelimiter = redis, limiter
         try:
             yield
         finally:
             app.state.database, app.state.livekit, app.state.webhooks = None, None, None
+            app.state.redis, app.state.ratelimiter = None, None
             await dispatcher.aclose()
+            await limiter.aclose()
+            if redis is not None:
+                await redis.aclose()
             await client.aclose()
             await database.aclose()
 
@@ -92,7 +112,11 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     app.state.catalogue = CatalogueCache(path=settings.agents_file)
     install_error_handlers(app)
     install_openapi(app)
+    app.state.metrics = ApiMetrics()
+    # the last added runs first: metrics see every answer, 429s included, before bodies are read
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for module in (
         health,
         dev,

@@ -78,6 +78,23 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(
         default=8, ge=1, le=50, description="webhook delivery attempts before a delivery is failed"
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis:// URL shared by API instances (rate limits, readiness); in-process if unset",
+    )
+    rate_limit_enabled: bool = Field(default=True, description="refuse callers over their rate with 429")
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="free plan: requests per minute per API key (pro x5, enterprise x20)"
+    )
+    rate_limit_burst: int = Field(
+        default=300, ge=1, description="free plan: requests an idle API key may send at once"
+    )
+    rate_limit_ip_per_minute: int = Field(
+        default=600, ge=1, description="requests per minute per client address without an API key"
+    )
+    rate_limit_ip_burst: int = Field(
+        default=300, ge=1, description="requests an idle client address may send at once"
+    )
 
     # -- the agent worker
     worker_agent_name: str = Field(
