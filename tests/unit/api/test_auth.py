@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text, update
@@ -127,17 +126,6 @@ async def open_api(db_url: str, tmp_path: Path, **overrides: Any) -> AsyncIterat
             yield harness
         finally:
             await harness.aclose()
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return sqlite_url(tmp_path)
-
-
-@pytest.fixture
-async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    async with open_api(db_url, tmp_path) as harness:
-        yield harness
 
 
 async def test_signup_then_login_sets_a_session_cookie_that_works_until_logout(api: Api) -> None:

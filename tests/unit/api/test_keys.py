@@ -4,26 +4,12 @@ expiry, is never listed and is stored hashed; roles, scopes and organisations fe
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 
 from auralink.api.db import ApiKey
-from tests.unit.api.test_auth import Api, open_api, sqlite_url
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return sqlite_url(tmp_path)
-
-
-@pytest.fixture
-async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    async with open_api(db_url, tmp_path) as harness:
-        yield harness
+from tests.unit.api.test_auth import Api
 
 
 async def test_a_new_key_works_at_once_and_stops_when_revoked(api: Api) -> None:

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from livekit import api as lk
 from sqlalchemy import select, update
 
 from auralink.api.db import LinkVisitor, ShareLink
-from tests.unit.api.test_auth import Api, open_api, sqlite_url
+from tests.unit.api.test_auth import Api
 
 CATALOGUE = """\
 version: 1
@@ -32,17 +29,6 @@ agents:
     description: Takes coffee orders
     instructions: You take coffee orders.
 """
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return sqlite_url(tmp_path)
-
-
-@pytest.fixture
-async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    async with open_api(db_url, tmp_path) as harness:
-        yield harness
 
 
 async def _owner(api: Api) -> httpx.AsyncClient:

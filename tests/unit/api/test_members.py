@@ -4,24 +4,9 @@ and the fence between organisations."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from auralink.api.auth import SESSION_COOKIE
-from tests.unit.api.test_auth import PASSWORD, Api, open_api, sqlite_url
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return sqlite_url(tmp_path)
-
-
-@pytest.fixture
-async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    async with open_api(db_url, tmp_path) as harness:
-        yield harness
+from tests.unit.api.test_auth import PASSWORD, Api
 
 
 async def test_an_invited_member_logs_in_with_the_password_shown_once(api: Api) -> None:
