@@ -25,6 +25,7 @@ from fastapi import FastAPI
 
 from auralink.core import PortInUse, ServiceFailed, Settings
 
+from . import routes
 from .catalogue import CatalogueCache
 from .db import Database, upgrade
 from .errors import install_error_handlers
@@ -39,19 +40,6 @@ from .ratelimit import (
     RedisBuckets,
     check_redis_url,
     open_redis,
-)
-from .routes import (
-    auth,
-    dev,
-    health,
-    keys,
-    links,
-    livekit_webhooks,
-    members,
-    organisations,
-    public,
-    rooms,
-    webhooks,
 )
 from .web import default_web_dist, mount_page
 from .webhooks import WebhookDispatcher
@@ -117,19 +105,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    for module in (
-        health,
-        dev,
-        auth,
-        organisations,
-        members,
-        keys,
-        links,
-        rooms,
-        webhooks,
-        livekit_webhooks,
-        public,
-    ):
+    for module in routes.ALL:
         app.include_router(module.router)
     mount_page(app, web_dist if web_dist is not None else default_web_dist())
     return app

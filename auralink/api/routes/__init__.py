@@ -14,7 +14,11 @@ from . import (
     webhooks,
 )
 
+#: every router, in the order the app includes them (public visitor routes last)
+ALL = (health, dev, auth, organisations, members, keys, links, rooms, webhooks, livekit_webhooks, public)
+
 __all__ = [
+    "ALL",
     "auth",
     "dev",
     "health",

@@ -109,16 +109,15 @@ class Api:
 
 @asynccontextmanager
 async def open_api(db_url: str, tmp_path: Path, **overrides: Any) -> AsyncIterator[Api]:
-    settings = Settings(
-        _env_file=None,
-        LIVEKIT_URL="ws://127.0.0.1:7880",
-        LIVEKIT_API_KEY="test-key",
-        LIVEKIT_API_SECRET="0123456789abcdef0123456789abcdef-test-secret",
-        data_dir=tmp_path / "data",
-        agents_file=tmp_path / "agents.yaml",
-        database_url=db_url,
-        **overrides,
-    )
+    fields: dict[str, Any] = {
+        "LIVEKIT_URL": "ws://127.0.0.1:7880",
+        "LIVEKIT_API_KEY": "test-key",
+        "LIVEKIT_API_SECRET": "0123456789abcdef0123456789abcdef-test-secret",
+        "data_dir": tmp_path / "data",
+        "agents_file": tmp_path / "agents.yaml",
+        "database_url": db_url,
+    }
+    settings = Settings(_env_file=None, **(fields | overrides))
     app = create_app(settings, web_dist=tmp_path / "no-dist")
     harness = Api(app, settings)
     async with app.router.lifespan_context(app):

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from auralink.api import create_app
-from auralink.core import Settings
 from tests.unit.api.test_auth import Api, open_api, sqlite_url
 from tests.unit.api.test_ratelimit import free_port, redis_server
 
@@ -31,23 +29,8 @@ async def app_reaching(
     tmp_path: Path, *, livekit_url: str, redis_url: str | None = None
 ) -> AsyncIterator[Api]:
     """The API (as :func:`open_api` makes it) pointed at ``livekit_url`` and ``redis_url``."""
-    settings = Settings(
-        _env_file=None,
-        LIVEKIT_URL=livekit_url,
-        LIVEKIT_API_KEY="test-key",
-        LIVEKIT_API_SECRET="0123456789abcdef0123456789abcdef-test-secret",
-        data_dir=tmp_path / "data",
-        agents_file=tmp_path / "agents.yaml",
-        database_url=sqlite_url(tmp_path),
-        redis_url=redis_url,
-    )
-    app = create_app(settings, web_dist=tmp_path / "no-dist")
-    harness = Api(app, settings)
-    async with app.router.lifespan_context(app):
-        try:
-            yield harness
-        finally:
-            await harness.aclose()
+    async with open_api(sqlite_url(tmp_path), tmp_path, LIVEKIT_URL=livekit_url, redis_url=redis_url) as api:
+        yield api
 
 
 async def test_healthz_answers(tmp_path: Path) -> None:
