@@ -61,9 +61,22 @@ class Action(StrEnum):
     WEBHOOKS_CREATE = "webhooks:create"
     WEBHOOKS_UPDATE = "webhooks:update"
     WEBHOOKS_DELETE = "webhooks:delete"
+    AGENTS_READ = "agents:read"
+    AGENTS_CREATE = "agents:create"
+    AGENTS_UPDATE = "agents:update"
+    AGENTS_DELETE = "agents:delete"
+    CALLS_READ = "calls:read"
+    TRANSCRIPTS_READ = "transcripts:read"
+    USAGE_READ = "usage:read"
+    PLAN_UPDATE = "plan:update"
+    ANALYTICS_READ = "analytics:read"
+    AUDIT_READ = "audit:read"
+    GDPR_EXPORT = "gdpr:export"
+    GDPR_ERASE = "gdpr:erase"
 
 
 _EVERYONE = frozenset(Role)
+_OWNERS = frozenset({Role.OWNER})
 _MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 _BUILDERS = frozenset({Role.OWNER, Role.ADMIN, Role.DEVELOPER})
 
@@ -91,6 +104,18 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.WEBHOOKS_CREATE: _BUILDERS,
     Action.WEBHOOKS_UPDATE: _BUILDERS,
     Action.WEBHOOKS_DELETE: _BUILDERS,
+    Action.AGENTS_READ: _EVERYONE,
+    Action.AGENTS_CREATE: _BUILDERS,
+    Action.AGENTS_UPDATE: _BUILDERS,
+    Action.AGENTS_DELETE: _BUILDERS,
+    Action.CALLS_READ: _EVERYONE,
+    Action.TRANSCRIPTS_READ: _BUILDERS,
+    Action.USAGE_READ: _EVERYONE,
+    Action.PLAN_UPDATE: _OWNERS,
+    Action.ANALYTICS_READ: _EVERYONE,
+    Action.AUDIT_READ: _MANAGERS,
+    Action.GDPR_EXPORT: _MANAGERS,
+    Action.GDPR_ERASE: _MANAGERS,
 }
 
 _DESCRIPTIONS: dict[Action, str] = {
@@ -117,6 +142,18 @@ _DESCRIPTIONS: dict[Action, str] = {
     Action.WEBHOOKS_CREATE: "add a webhook endpoint (its signing secret is shown once)",
     Action.WEBHOOKS_UPDATE: "change an endpoint, rotate its secret, test-fire it, redeliver a delivery",
     Action.WEBHOOKS_DELETE: "delete a webhook endpoint and its delivery log",
+    Action.AGENTS_READ: "list agents, their versions and feature toggles",
+    Action.AGENTS_CREATE: "create an agent from an AgentSpec",
+    Action.AGENTS_UPDATE: "save a new version of an agent, roll back, toggle its features",
+    Action.AGENTS_DELETE: "delete an agent (its versions stay for the calls that used them)",
+    Action.CALLS_READ: "list calls: participants, times, agent, status, latency figures",
+    Action.TRANSCRIPTS_READ: "read and search call transcripts and summaries (a sensitive read, audited)",
+    Action.USAGE_READ: "see usage, quotas and the plan; export usage as CSV",
+    Action.PLAN_UPDATE: "change the organisation's plan",
+    Action.ANALYTICS_READ: "see call analytics: volume, minutes, latency, quality, cost estimates",
+    Action.AUDIT_READ: "read and filter the audit log, check its hash chain",
+    Action.GDPR_EXPORT: "export everything stored about a subject (a sensitive read, audited)",
+    Action.GDPR_ERASE: "erase everything stored about a subject",
 }
 
 

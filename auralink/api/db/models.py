@@ -7,6 +7,12 @@
                    └─ webhook_endpoints ── webhook_deliveries ── webhook_attempts
                                                    (the outbox of signed events, and its delivery log)
     room_events                                    (LiveKit's verified webhooks: rooms and participants)
+    agents ── agent_versions                       (AgentSpecs per organisation, every save kept)
+    calls ─┬─ call_participants                    (one call per room session, made from room events)
+           └─ call_turns                           (transcript lines with per-turn latency)
+    usage_records                                  (metered quantities per organisation and agent)
+    audit_log                                      (append-only, hash-chained)
+    member_identities                              (OIDC logins of members)
 
 Ids are short random strings with a kind prefix (``org_…``, ``mem_…``, ``key_…``, ``lnk_…``), so they
 say what they name and cannot be enumerated. Times are timezone-aware UTC on every backend.
@@ -16,15 +22,23 @@ The Alembic revisions create exactly these tables; change both together.
 from __future__ import annotations
 
 __all__ = [
+    "AgentRecord",
+    "AgentVersion",
     "ApiKey",
+    "AuditEntry",
     "Base",
+    "Call",
+    "CallParticipant",
+    "CallTurn",
     "LinkVisitor",
     "Member",
+    "MemberIdentity",
     "MemberSession",
     "Organisation",
     "Room",
     "RoomEvent",
     "ShareLink",
+    "UsageRecord",
     "UtcDateTime",
     "WebhookAttempt",
     "WebhookDelivery",
@@ -43,12 +57,14 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -100,6 +116,8 @@ class Organisation(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("org"))
     name: Mapped[str] = mapped_column(String(200))
+    plan: Mapped[str] = mapped_column(String(16), default="free")  # free | pro | enterprise
+    features: Mapped[dict[str, bool]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     members: Mapped[list[Member]] = relationship(
@@ -300,3 +318,176 @@ class RoomEvent(Base):
     participant_identity: Mapped[str | None] = mapped_column(String(255), nullable=True)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AgentRecord(Base):
+    """An organisation's AgentSpec kept in the database; it wins over agents.yaml at run time.
+
+    The spec itself lives in :class:`AgentVersion` rows, one per save; ``version`` is the one
+    in use. ``features`` holds this agent's toggles (memory, recording, translation,
+    moderation, mcp) that override the organisation's. A deleted agent keeps its versions
+    (``deleted_at`` set) so calls made with it still name what ran.
+    """
+
+    __tablename__ = "agents"
+    __table_args__ = (
+        UniqueConstraint("org_id", "name", name="uq_agents_org_id_name"),
+        Index("ix_agents_org_id_created_at", "org_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("agt"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    features: Mapped[dict[str, bool]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(16), default="api")  # api | catalogue (seeded)
+    created_by: Mapped[str | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AgentVersion(Base):
+    """One saved AgentSpec of an agent (the JSON of ``AgentSpec.model_dump(by_alias=True)``)."""
+
+    __tablename__ = "agent_versions"
+    __table_args__ = (UniqueConstraint("agent_id", "version", name="uq_agent_versions_agent_id_version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("agv"))
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Call(Base):
+    """One room session: made when LiveKit reports the room started, closed when it finished.
+
+    ``org_id`` comes from the room's metadata (set by the API when it made the room or the
+    token); a room nobody in the API made has none and is visible to no organisation.
+    ``status`` is ``active``, ``ended`` or ``failed`` (the agent reported an error it could not
+    recover from, or the call dropped); ``errors`` counts agent errors reported during it.
+    """
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_org_id_started_at", "org_id", "started_at"),
+        Index("ix_calls_room_name", "room_name"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("cal"))
+    org_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True
+    )
+    room_name: Mapped[str] = mapped_column(String(128))
+    room_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    agent: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    agent_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="api")  # api | link | sip | twilio | dev
+    link_id: Mapped[str | None] = mapped_column(
+        ForeignKey("share_links.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class CallParticipant(Base):
+    """Someone (or an agent) in a call: identity, display name, kind, when they joined and left."""
+
+    __tablename__ = "call_participants"
+    __table_args__ = (
+        Index("ix_call_participants_call_id", "call_id"),
+        Index("ix_call_participants_identity", "identity"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("cpt"))
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    identity: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="standard")  # standard | agent | sip | ingress
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class CallTurn(Base):
+    """One final line of a call's transcript, persisted as the worker reports it.
+
+    ``seq`` orders lines within the call and makes a report sent twice land once. ``speaker``
+    is the participant identity (the agent's for its own lines). ``metrics`` holds that turn's
+    latency figures in milliseconds (``end_of_utterance``, ``llm_ttft``, ``tts_ttfb``, ``e2e``).
+    """
+
+    __tablename__ = "call_turns"
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_call_turns_call_id_seq"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("trn"))
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant
+    speaker: Mapped[str] = mapped_column(String(255), default="")
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    metrics: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    spoken_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class UsageRecord(Base):
+    """A metered quantity: ``metric`` is one of api_calls, call_seconds, stt_seconds,
+    tts_characters, llm_prompt_tokens, llm_completion_tokens. Rows are summed per period."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (Index("ix_usage_records_org_id_metric_occurred_at", "org_id", "metric", "occurred_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("use"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    agent: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), nullable=True)
+    metric: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[float] = mapped_column(Float)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One line of the append-only audit log, chained: ``hash`` = sha256(``prev_hash`` + the
+    line's canonical JSON), so changing or removing any line breaks every hash after it.
+
+    ``seq`` is the chain order (1, 2, …, no gaps). ``actor`` is ``member:<id>``, ``key:<id>``,
+    ``system`` or ``anonymous``; ``ip`` where the request came from. No personal data beyond ids.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_org_id_seq", "org_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class MemberIdentity(Base):
+    """A member's login at an OIDC provider: (issuer, subject) is who the provider says they are."""
+
+    __tablename__ = "member_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_member_identities_issuer_subject"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("mid"))
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

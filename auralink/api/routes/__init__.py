@@ -1,9 +1,15 @@
 """One router per resource; :func:`auralink.api.app.create_app` includes them."""
 
 from . import (
+    agents,
+    analytics,
+    audit,
     auth,
+    calls,
     dev,
+    gdpr,
     health,
+    ingest,
     keys,
     links,
     livekit_webhooks,
@@ -11,17 +17,45 @@ from . import (
     organisations,
     public,
     rooms,
+    sso,
+    usage,
     webhooks,
 )
 
 #: every router, in the order the app includes them (public visitor routes last)
-ALL = (health, dev, auth, organisations, members, keys, links, rooms, webhooks, livekit_webhooks, public)
+ALL = (
+    health,
+    dev,
+    auth,
+    sso,
+    organisations,
+    members,
+    keys,
+    agents,
+    links,
+    rooms,
+    calls,
+    ingest,
+    usage,
+    analytics,
+    audit,
+    gdpr,
+    webhooks,
+    livekit_webhooks,
+    public,
+)
 
 __all__ = [
     "ALL",
+    "agents",
+    "analytics",
+    "audit",
     "auth",
+    "calls",
     "dev",
+    "gdpr",
     "health",
+    "ingest",
     "keys",
     "links",
     "livekit_webhooks",
@@ -29,5 +63,7 @@ __all__ = [
     "organisations",
     "public",
     "rooms",
+    "sso",
+    "usage",
     "webhooks",
 ]

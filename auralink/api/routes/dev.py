@@ -15,7 +15,7 @@ from fastapi import APIRouter, status
 from auralink.api.deps import CatalogueDep, SettingsDep
 from auralink.api.livekit_client import livekit_credentials
 from auralink.api.schemas import AgentPublic, ErrorBody, SessionCreate, SessionPublic
-from auralink.api.tokens import new_identity, new_room_name, room_join_token
+from auralink.api.tokens import DispatchMetadata, RoomMetadata, new_identity, new_room_name, room_join_token
 from auralink.core import UnknownAgent
 
 logger = logging.getLogger("auralink.api")
@@ -56,7 +56,8 @@ def create_session(body: SessionCreate, settings: SettingsDep, catalogue: Catalo
         identity=identity,
         name=body.name or identity,
         worker_agent_name=settings.worker_agent_name,
-        agent=agent,
+        dispatch=DispatchMetadata(agent=agent),
+        room_metadata=RoomMetadata(source="dev", agent=agent),
     )
     logger.info("session: room %s with agent %s", room, agent)
     return SessionPublic(url=settings.livekit_url, token=token, room=room, identity=identity, agent=agent)

@@ -36,7 +36,13 @@ from auralink.api.deps import CatalogueDep, SessionDep, SettingsDep
 from auralink.api.errors import PermissionDenied
 from auralink.api.livekit_client import livekit_credentials
 from auralink.api.schemas import ErrorBody, LinkInfo, LinkJoin, LinkState, SessionPublic
-from auralink.api.tokens import new_identity, new_room_name, room_join_token
+from auralink.api.tokens import (
+    DispatchMetadata,
+    RoomMetadata,
+    new_identity,
+    new_room_name,
+    room_join_token,
+)
 from auralink.api.webhooks import LinkUsed, LinkUsedData, enqueue
 
 from .common import TOO_LARGE
@@ -241,7 +247,8 @@ async def join(
         identity=identity,
         name=body.name or "Guest",
         worker_agent_name=settings.worker_agent_name,
-        agent=link.agent,
+        dispatch=DispatchMetadata(agent=link.agent, org=link.org_id),
+        room_metadata=RoomMetadata(org=link.org_id, source="link", agent=link.agent, link=link.id),
     )
     logger.info("link %s: room %s with agent %s", link.id, room, link.agent)
     return SessionPublic(

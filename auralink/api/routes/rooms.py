@@ -37,7 +37,7 @@ from auralink.api.schemas import (
     TokenCreate,
     TokenPublic,
 )
-from auralink.api.tokens import DispatchMetadata, new_room_name
+from auralink.api.tokens import DispatchMetadata, RoomMetadata, new_room_name
 from auralink.core import ProviderError
 
 from .common import AUTH, CLASH, MISSING, TOO_LARGE, Responses
@@ -132,14 +132,20 @@ async def create(
     try:
         async with _livekit(f"create the room {room.name!r}"):
             await livekit.room.create_room(
-                api.CreateRoomRequest(name=room.name, empty_timeout=body.empty_timeout or 0)
+                api.CreateRoomRequest(
+                    name=room.name,
+                    empty_timeout=body.empty_timeout or 0,
+                    metadata=RoomMetadata(
+                        org=room.org_id, source="api", agent=body.agents[0] if body.agents else None
+                    ).dumps(),
+                )
             )
             for agent in body.agents:
                 await livekit.agent_dispatch.create_dispatch(
                     api.CreateAgentDispatchRequest(
                         room=room.name,
                         agent_name=settings.worker_agent_name,
-                        metadata=DispatchMetadata(agent=agent).dumps(),
+                        metadata=DispatchMetadata(agent=agent, org=room.org_id).dumps(),
                     )
                 )
     except ProviderError:

@@ -72,7 +72,15 @@ async def test_a_link_starts_a_call_with_its_agent_and_counts_the_join(api: Api)
     assert claims.room_config is not None
     (dispatch,) = claims.room_config.agents
     assert dispatch.agent_name == api.settings.worker_agent_name
-    assert json.loads(dispatch.metadata) == {"agent": "barista"}
+    org_id = (await owner.get("/v1/auth/me")).json()["org_id"]
+    assert json.loads(dispatch.metadata) == {"agent": "barista", "org": org_id}
+    # the room says whose it is, so LiveKit's webhooks about it become this organisation's call
+    assert json.loads(claims.room_config.metadata) == {
+        "org": org_id,
+        "source": "link",
+        "agent": "barista",
+        "link": link["id"],
+    }
 
     again = await _join(api, link["code"])
     assert again.status_code == 201 and again.json()["room"] != session["room"]  # a call each
