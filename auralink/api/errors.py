@@ -147,6 +147,20 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _connection_error(request: Request, exc: Exception) -> JSONResponse:
+    # asyncpg raises the socket's own error when it cannot (re)connect; SQLAlchemy wraps the rest
+    logger.warning(
+        "%s %s: a backing service failed: %s", request.method, request.url.path, type(exc).__name__
+    )
+    return JSONResponse(
+        _body(
+            "ServiceUnavailable", "a backing service (database or cache) is not answering; try again shortly"
+        ),
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 def _field(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
@@ -169,3 +183,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(ConnectionError, _connection_error)
+    app.add_exception_handler(TimeoutError, _connection_error)
