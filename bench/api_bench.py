@@ -46,7 +46,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 # -- the load generator (runs in its own process) -------------------------------------------
@@ -127,10 +127,15 @@ def run_load(spec: dict[str, Any]) -> dict[str, Any]:
 def _bootstrap(base: str) -> dict[str, str]:
     """An organisation, an owner session, an API key, a link and a room, made through the API."""
     with httpx.Client(base_url=base, timeout=30) as http:
-        body = {"name": "Bench", "owner": {"email": "owner@bench.test", "name": "Owner", "password": PASSWORD}}
+        body = {
+            "name": "Bench",
+            "owner": {"email": "owner@bench.test", "name": "Owner", "password": PASSWORD},
+        }
         r = http.post("/v1/organisations", json=body)
         r.raise_for_status()
-        http.post("/v1/auth/login", json={"email": "owner@bench.test", "password": PASSWORD}).raise_for_status()
+        http.post(
+            "/v1/auth/login", json={"email": "owner@bench.test", "password": PASSWORD}
+        ).raise_for_status()
         key = http.post("/v1/keys", json={"name": "bench"})
         key.raise_for_status()
         link = http.post("/v1/links", json={"agent": "assistant", "display_name": "Bench"})
