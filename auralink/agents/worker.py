@@ -21,6 +21,7 @@ from livekit import rtc
 from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, cli
 from livekit.agents.llm import ChatMessage
 from livekit.agents.voice.events import ConversationItemAddedEvent
+from pydantic import ValidationError
 
 from auralink.core import (
     AgentSpec,
@@ -34,6 +35,7 @@ from auralink.core import (
 )
 
 from .agent import build_agent
+from .reporting import CallReporter, open_reporter, speaker_of, watch_session
 from .session import build_session
 
 logger = logging.getLogger("auralink.agents")
@@ -43,8 +45,14 @@ _MAX_JOBS = 8
 
 
 def resolve_spec(metadata: str | None, settings: Settings) -> AgentSpec:
-    """The AgentSpec a dispatch names in its metadata (default agent when it names none)."""
+    """The AgentSpec a dispatch names in its metadata (default agent when it names none).
+
+    ``{"agent": "<name>"}`` runs the agents.yaml entry; when the metadata also carries ``spec``
+    (an organisation's database agent, with its ``version`` and ``org``), that spec is validated
+    and run instead. A bad spec is a :class:`ConfigError` naming each field (``llm.provider``).
+    """
     name = settings.default_agent
+    data: Any = None
     if metadata:
         try:
             data = json.loads(metadata)
@@ -52,11 +60,45 @@ def resolve_spec(metadata: str | None, settings: Settings) -> AgentSpec:
             raise ConfigError('dispatch metadata is not JSON; expected {"agent": "<name>"}') from None
         if isinstance(data, dict) and isinstance(data.get("agent"), str):
             name = data["agent"]
+    raw = data.get("spec") if isinstance(data, dict) else None
+    if raw is not None:
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                f"dispatch metadata of agent {name!r}: `spec` must be a JSON object (an AgentSpec)"
+            )
+
+        def field(err: Any) -> str:
+            # the path as written in the spec: pydantic's union tags ('openai', ...) are not keys
+            loc: tuple[str | int, ...] = tuple(err["loc"])
+            parts: list[str] = []
+            cur: Any = raw
+            for i, part in enumerate(loc):
+                if isinstance(cur, dict) and part in cur:
+                    cur = cur[part]
+                elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+                    cur = cur[part]
+                elif i != len(loc) - 1:
+                    continue
+                parts.append(str(part))
+            if err["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+                parts.append("provider")
+            return ".".join(parts) or "spec"
+
+        try:
+            spec = AgentSpec.model_validate(raw)
+        except ValidationError as e:
+            problems = "; ".join(f"{field(err)}: {err['msg']}" for err in e.errors())
+            raise ConfigError(
+                f"the spec of agent {name!r} in the dispatch metadata is not valid: {problems}"
+            ) from None
+        if spec.name != name:
+            raise ConfigError(f"the dispatch names agent {name!r} but its spec is agent {spec.name!r}")
+        return spec
     catalogue = load_catalogue(settings.agents_file)
-    spec = catalogue.get(name)
-    if spec is None:
+    entry = catalogue.get(name)
+    if entry is None:
         raise UnknownAgent(name, catalogue.names)
-    return spec
+    return entry
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -83,7 +125,11 @@ async def entrypoint(ctx: JobContext) -> None:
     if vad_model is not None:  # one job per process: tune the prewarmed VAD for this agent
         vad_model.update_options(min_silence_duration=spec.turn.vad_silence_s)
     await ctx.connect()
-    _publish_turn_reports(session, ctx.room)
+    # transcript lines, latency, usage and errors go to the API off the hot path (reporting.py)
+    reporter = await open_reporter(ctx, settings, agent=spec.name)
+    if reporter is not None:
+        watch_session(ctx, session, reporter)
+    _publish_turn_reports(session, ctx.room, reporter=reporter)
     # when the caller leaves, the session closes; end the job too, so the process is freed
     session.on("close", lambda _ev: ctx.shutdown(reason="session closed"))
     await session.start(agent=agent, room=ctx.room)
@@ -100,8 +146,11 @@ async def entrypoint(ctx: JobContext) -> None:
         session.say(spec.greeting)
 
 
-def _publish_turn_reports(session: AgentSession[Any], room: rtc.Room) -> set[asyncio.Future[None]]:
-    """Send each turn's latency report to the room on ``auralink.metrics`` (bench and page read it).
+def _publish_turn_reports(
+    session: AgentSession[Any], room: rtc.Room, *, reporter: CallReporter | None = None
+) -> set[asyncio.Future[None]]:
+    """Send each turn's latency report to the room on ``auralink.metrics`` (bench and page read it),
+    and each final line with its figures to ``reporter`` (the API's call record).
 
     One JSON object per chat message: ``{"type": "turn", "role": "user"|"assistant", "metrics": {...}}``
     with livekit-agents' per-turn figures (transcription and end-of-turn delay for the user; LLM
@@ -111,7 +160,11 @@ def _publish_turn_reports(session: AgentSession[Any], room: rtc.Room) -> set[asy
 
     def on_item(ev: ConversationItemAddedEvent) -> None:
         item = ev.item
-        if not isinstance(item, ChatMessage) or not item.metrics:
+        if not isinstance(item, ChatMessage):
+            return
+        if reporter is not None:
+            reporter.message(item, speaker=speaker_of(session, room, item.role))
+        if not item.metrics:
             return
         if room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
             return

@@ -2,9 +2,9 @@
 
 Nothing is built at import time. The lifespan opens the database (and brings its schema to
 the newest migration), the one LiveKit server API client, the Redis client (when
-``AURALINK_REDIS_URL`` is set), the rate limiter and the webhook dispatcher task, and closes
-them all on shutdown; routes reach them, the settings and the catalogue through
-:mod:`auralink.api.deps`. Each app has its own Prometheus registry (:mod:`.metrics`).
+``AURALINK_REDIS_URL`` is set), the rate limiter, the usage meter (:mod:`.usage`) and the
+webhook dispatcher task, and closes them all on shutdown; routes reach them, the settings and
+the catalogue through :mod:`auralink.api.deps`. Each app has its own Prometheus registry (:mod:`.metrics`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from . import routes
 from .catalogue import CatalogueCache
 from .db import Database, upgrade
 from .errors import install_error_handlers
+from .gdpr import ErasableRegistry
 from .limits import BodySizeLimit
+from .linkcache import LinkCache
 from .livekit_client import http_url, livekit_credentials, open_livekit_api
 from .metrics import ApiMetrics, MetricsMiddleware
 from .openapi import install_openapi
@@ -41,6 +43,8 @@ from .ratelimit import (
     check_redis_url,
     open_redis,
 )
+from .usage import UsageRuntime, install_usage
+from .usage.middleware import UsageMiddleware
 from .web import default_web_dist, mount_page
 from .webhooks import WebhookDispatcher
 
@@ -76,13 +80,16 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
             max_attempts=settings.webhook_max_attempts,
         )
         dispatcher.start()
+        usage = UsageRuntime(database=database, settings=settings, wake_webhooks=dispatcher.wake)
+        usage.start()
         app.state.database, app.state.livekit, app.state.webhooks = database, client, dispatcher
-        app.state.redis, app.state.ratelimiter = redis, limiter
+        app.state.redis, app.state.ratelimiter, app.state.usage = redis, limiter, usage
         try:
             yield
         finally:
             app.state.database, app.state.livekit, app.state.webhooks = None, None, None
-            app.state.redis, app.state.ratelimiter = None, None
+            app.state.redis, app.state.ratelimiter, app.state.usage = None, None, None
+            await usage.aclose()  # writes the last API-call counts
             await dispatcher.aclose()
             await limiter.aclose()
             if redis is not None:
@@ -98,11 +105,16 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.catalogue = CatalogueCache(path=settings.agents_file)
+    app.state.link_cache = LinkCache(ttl_s=settings.link_cache_ttl_s)
+    # stores outside the API's tables (memory, recordings) register here for GDPR export/erase
+    app.state.erasables = ErasableRegistry()
     install_error_handlers(app)
+    install_usage(app, settings)  # a bad AURALINK_PLANS_FILE fails here, naming the field
     install_openapi(app)
     app.state.metrics = ApiMetrics()
     # the last added runs first: metrics see every answer, 429s included, before bodies are read
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(UsageMiddleware)  # after the rate limit: a 429 is not a metered call
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for module in routes.ALL:

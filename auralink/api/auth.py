@@ -5,7 +5,8 @@
   slow hash). A key works until it is revoked or expires; each use stamps ``last_used_at``
   (at most once a minute, so busy keys do not write on every call).
 - **Sessions** are for members in the dashboard: ``POST /v1/auth/login`` checks the argon2
-  password hash and sets an HttpOnly, SameSite=Lax cookie whose token is stored as a sha256.
+  password hash (or ``GET /v1/auth/oidc/callback`` checks a single sign-on) and sets an
+  HttpOnly, SameSite=Lax cookie whose token is stored as a sha256 (:func:`open_member_session`).
 - :class:`Principal` is the result: organisation, member or key, role, scopes.
 """
 
@@ -22,27 +23,32 @@ __all__ = [
     "hash_token",
     "issue_key",
     "new_session_token",
+    "open_member_session",
     "verify_password",
 ]
 
 import asyncio
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Request
-from sqlalchemy import select
+from fastapi import Request, Response
+from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import ApiKey, Member, MemberSession, utcnow
 from .errors import NotAuthenticated
 from .permissions import Action, Role, allowed
+
+logger = logging.getLogger("auralink.api")
 
 KEY_PREFIX = "al_"
 SESSION_COOKIE = "auralink_session"
@@ -80,6 +86,36 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+async def open_member_session(
+    session: AsyncSession, *, member: Member, request: Request, response: Response
+) -> None:
+    """Store a new dashboard session for ``member`` and set its HttpOnly cookie on ``response``.
+
+    Shared by the password login and the single sign-on callback, so both make the same cookie.
+    """
+    token = new_session_token()
+    now = utcnow()
+    # the member's expired sessions are dead weight; drop them while we are here
+    await session.execute(
+        delete(MemberSession).where(MemberSession.member_id == member.id, MemberSession.expires_at <= now)
+    )
+    session.add(
+        MemberSession(
+            member_id=member.id, token_hash=hash_token(token), created_at=now, expires_at=now + SESSION_TTL
+        )
+    )
+    await session.commit()
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedKey:
     """A new API key: ``secret`` goes to the caller once, ``prefix`` and ``secret_hash`` to the row."""
@@ -87,6 +123,17 @@ class IssuedKey:
     secret: str
     prefix: str
     secret_hash: str
+
+
+async def _stamp_last_used(session: AsyncSession, key: ApiKey, now: datetime) -> None:
+    """Best effort: a stamp that loses a race with another writer waits for the next use."""
+    key_id = key.id
+    key.last_used_at = now
+    try:
+        await session.commit()
+    except OperationalError:
+        await session.rollback()
+        logger.debug("last-used stamp of key %s skipped (database busy)", key_id)
 
 
 def issue_key() -> IssuedKey:
@@ -104,6 +151,11 @@ class Principal:
     member_id: str | None = None
     key_id: str | None = None
     scopes: frozenset[str] | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names the caller: ``key:<id>`` or ``member:<id>``."""
+        return f"key:{self.key_id}" if self.key_id else f"member:{self.member_id}"
 
     def can(self, action: Action) -> bool:
         if not allowed(self.role, action):
@@ -132,16 +184,16 @@ async def _from_key(session: AsyncSession, secret: str) -> Principal:
         raise NotAuthenticated("this API key was revoked")
     if key.expires_at is not None and key.expires_at <= now:
         raise NotAuthenticated("this API key has expired")
-    if key.last_used_at is None or now - key.last_used_at >= _LAST_USED_EVERY:
-        key.last_used_at = now
-        await session.commit()
-    return Principal(
+    principal = Principal(
         org_id=key.org_id,
         role=Role(key.role),
         key_id=key.id,
         member_id=None,
         scopes=frozenset(key.scopes) if key.scopes else None,
     )
+    if key.last_used_at is None or now - key.last_used_at >= _LAST_USED_EVERY:
+        await _stamp_last_used(session, key, now)
+    return principal
 
 
 async def _from_session(session: AsyncSession, token: str) -> Principal:

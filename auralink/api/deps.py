@@ -14,6 +14,7 @@ __all__ = [
     "SessionDep",
     "SettingsDep",
     "require",
+    "writes",
 ]
 
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auralink.core import Catalogue, Settings
 
+from .audit import AuditContext, bind, context_of
 from .auth import Principal, authenticate
 from .catalogue import CatalogueCache
 from .db import Database
@@ -65,9 +67,22 @@ def get_database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-async def get_session(db: DatabaseDep) -> AsyncIterator[AsyncSession]:
-    """One database session per request; routes commit what they change."""
-    async with db.session() as session:
+def writes(request: Request) -> None:
+    """Mark a GET route that writes (counts a visit, audits a sensitive read): its session is a
+    write session. Use as ``dependencies=[Depends(writes)]`` (route dependencies run first)."""
+    request.state.db_writes = True
+
+
+async def get_session(request: Request, db: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    """One database session per request; routes commit what they change.
+
+    GET and HEAD requests get a read session (no write lock on SQLite, so reads run side by
+    side) unless the route depends on :func:`writes`. Changes made through it are audited as
+    ``anonymous`` from the client's address until :func:`get_principal` names the caller.
+    """
+    reads = request.method in ("GET", "HEAD") and not getattr(request.state, "db_writes", False)
+    async with db.read_session() if reads else db.session() as session:
+        bind(session, AuditContext(actor="anonymous", ip=request.client.host if request.client else None))
         yield session
 
 
@@ -75,7 +90,9 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_principal(request: Request, session: SessionDep) -> Principal:
-    return await authenticate(request, session)
+    principal = await authenticate(request, session)
+    bind(session, context_of(session).acting_as(actor=principal.actor, org_id=principal.org_id))
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -200,8 +200,9 @@ def find_livekit_server() -> Path:
     )
 
 
-def livekit_config(settings: Settings, *, with_redis: bool) -> str:
-    """livekit-server's YAML config: loopback only, the dev keys, Redis when the stack runs it."""
+def livekit_config(settings: Settings, *, with_redis: bool, with_api: bool = False) -> str:
+    """livekit-server's YAML config: loopback only, the dev keys, Redis when the stack runs it,
+    and webhooks to the API's ``/v1/livekit/webhook`` (signed with the key) when it runs the API."""
     if not settings.livekit_api_key or settings.livekit_api_secret is None:
         raise ValueError("livekit_config needs settings with LiveKit keys (see cli.keys.with_dev_keys)")
     config: dict[str, Any] = {
@@ -219,6 +220,9 @@ def livekit_config(settings: Settings, *, with_redis: bool) -> str:
     }
     if with_redis:
         config["redis"] = {"address": f"127.0.0.1:{settings.redis_port}"}
+    if with_api:
+        api = f"http://{connect_host(settings.api_host)}:{settings.api_port}/v1/livekit/webhook"
+        config["webhook"] = {"api_key": settings.livekit_api_key, "urls": [api]}
     return yaml.safe_dump(config, sort_keys=False)
 
 
@@ -259,7 +263,11 @@ def default_specs(settings: Settings, *, run_dir: Path, names: Sequence[str]) ->
             ),
             url=f"ws://127.0.0.1:{s.livekit_port}",
             start_timeout=30.0,
-            files={run_dir / "livekit.yaml": livekit_config(s, with_redis="redis" in names)},
+            files={
+                run_dir / "livekit.yaml": livekit_config(
+                    s, with_redis="redis" in names, with_api="api" in names
+                )
+            },
         ),
         "models": lambda: ServiceSpec(
             name="models",

@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     rate_limit_ip_burst: int = Field(
         default=300, ge=1, description="requests an idle client address may send at once"
     )
+    plans_file: Path | None = Field(
+        default=None,
+        description="YAML/JSON overriding plan quotas, per-plan key rates and unit prices (docs/api-usage.md)",
+    )
+    link_cache_ttl_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="seconds a share link's join-page info is cached per API process (0 = off)",
+    )
 
     # -- the agent worker
     worker_agent_name: str = Field(
@@ -105,8 +114,40 @@ class Settings(BaseSettings):
     worker_ready_file: Path | None = Field(
         default=None, description="written once the worker has registered with LiveKit (readiness probe)"
     )
+    api_url: str | None = Field(
+        default=None,
+        description="the API the worker reports calls to; http://<api_host>:<api_port> if unset",
+    )
 
     log_level: str = "INFO"
+
+    # -- single sign-on for dashboard members (OpenID Connect; docs/sso.md)
+    oidc_issuer: str | None = Field(
+        default=None, description="issuer URL of the OpenID Connect provider; SSO is off while unset"
+    )
+    oidc_client_id: str | None = Field(default=None, description="client id AuraLink has at the provider")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="client secret; unset for a public client (PKCE alone)"
+    )
+    oidc_client_auth: str = Field(
+        default="client_secret_basic",
+        pattern=r"^client_secret_(basic|post)$",
+        description="how the secret goes to the token endpoint: client_secret_basic or client_secret_post",
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="callback URL registered at the provider; <request origin>/v1/auth/oidc/callback if unset",
+    )
+    oidc_scopes: str = Field(default="openid email profile", description="scopes asked for, space-separated")
+    oidc_auto_join_org: str | None = Field(
+        default=None,
+        description="organisation id that a verified e-mail with no member joins on first SSO login; unset: invite only",
+    )
+    oidc_default_role: str = Field(
+        default="viewer",
+        pattern=r"^(admin|developer|viewer)$",
+        description="role of members who join through AURALINK_OIDC_AUTO_JOIN_ORG",
+    )
 
     @field_validator("livekit_api_secret")
     @classmethod

@@ -2,12 +2,14 @@
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout, so
 the API, the CLI and a worker can share the file. PostgreSQL is reached through asyncpg.
+Every session it makes records changes of the management tables in the audit log
+(:mod:`auralink.api.audit.recorder`).
 A URL that SQLAlchemy cannot use raises :class:`~auralink.core.ConfigError` naming the setting.
 """
 
 from __future__ import annotations
 
-__all__ = ["Database", "is_sqlite"]
+__all__ = ["READ_ONLY", "Database", "is_sqlite"]
 
 import logging
 from pathlib import Path
@@ -18,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from auralink.core import ConfigError
 
@@ -43,14 +46,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
         cursor.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
-    """Take SQLite's write lock when a transaction opens.
+#: the execution option that marks a read session's connections (see Database.read_session)
+READ_ONLY = "auralink_read_only"
 
-    Transactions then run one after another (others wait up to busy_timeout), so a request's
+
+def _sqlite_begin(conn: Any) -> None:
+    """Take SQLite's write lock when a write transaction opens; let reads run side by side.
+
+    Write transactions run one after another (others wait up to busy_timeout), so a request's
     check-then-write cannot interleave with another's, and none fails on a stale snapshot.
     SQLite allows one writer at a time anyway; PostgreSQL keeps its row locks (FOR UPDATE).
+    A read session's transactions begin deferred: in WAL mode they read a consistent snapshot
+    without waiting for writers or holding them up.
     """
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def _create_engine(url: str) -> AsyncEngine:
@@ -77,11 +86,31 @@ class Database:
     def __init__(self, *, url: str) -> None:
         self.url = url
         self.engine = _create_engine(url)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # a Session class of this database's own, so the audit recorder's events stay on it
+        from auralink.api.audit import install_recorder  # the recorder imports these models
+
+        session_class = type("AuditedSession", (Session,), {})
+        install_recorder(session_class)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=session_class
+        )
+        # same pool, connections marked read-only: on SQLite their transactions begin deferred
+        self.read_sessions = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}),
+            expire_on_commit=False,
+            sync_session_class=session_class,
+        )
         logger.info("database: %s", make_url(url).render_as_string(hide_password=True))
 
     def session(self) -> AsyncSession:
+        """A session for a unit of work that may write (on SQLite it holds the write lock)."""
         return self.sessions()
+
+    def read_session(self) -> AsyncSession:
+        """A session for reads. On SQLite it takes no write lock; a write made through it still
+        works, but fails (503) if another writer committed since its first read: use
+        :meth:`session` for anything that writes on purpose."""
+        return self.read_sessions()
 
     async def aclose(self) -> None:
         await self.engine.dispose()

@@ -12,13 +12,12 @@ from sqlalchemy import delete, select
 
 from auralink.api.auth import (
     SESSION_COOKIE,
-    SESSION_TTL,
     Principal,
     hash_token,
-    new_session_token,
+    open_member_session,
     verify_password,
 )
-from auralink.api.db import Member, MemberSession, utcnow
+from auralink.api.db import Member, MemberSession
 from auralink.api.deps import CurrentPrincipal, SessionDep
 from auralink.api.errors import NotAuthenticated
 from auralink.api.permissions import Role
@@ -61,27 +60,7 @@ async def login(
     ok = await verify_password(member.password_hash if member else _decoy_hash(), body.password)
     if member is None or not ok:
         raise NotAuthenticated("wrong e-mail or password")
-    token = new_session_token()
-    now = utcnow()
-    # the member's expired sessions are dead weight; drop them while we are here
-    await session.execute(
-        delete(MemberSession).where(MemberSession.member_id == member.id, MemberSession.expires_at <= now)
-    )
-    session.add(
-        MemberSession(
-            member_id=member.id, token_hash=hash_token(token), created_at=now, expires_at=now + SESSION_TTL
-        )
-    )
-    await session.commit()
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(SESSION_TTL.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+    await open_member_session(session, member=member, request=request, response=response)
     logger.info("member %s logged in", member.id)
     return principal_public(Principal(org_id=member.org_id, role=Role(member.role), member_id=member.id))
 

@@ -1,13 +1,13 @@
 """Share links of the caller's organisation: create, list with analytics, change, revoke.
 
-A link is a public URL, ``/j/<code>``, that starts a call with one catalogue agent (the
-visitor's side is :mod:`auralink.api.routes.public`). The code is 128 random bits; a passcode
+A link is a public URL, ``/j/<code>``, that starts a call with one agent of the organisation
+(a database agent, else agents.yaml; the visitor's side is :mod:`auralink.api.routes.public`). The code is 128 random bits; a passcode
 is stored as an argon2 hash, like member passwords, and never shown again.
 """
 
 from __future__ import annotations
 
-__all__ = ["CODE_BYTES", "link_state", "link_title", "public_url", "router"]
+__all__ = ["CODE_BYTES", "forget_link", "link_state", "link_title", "public_url", "router"]
 
 import logging
 import secrets
@@ -18,13 +18,14 @@ from fastapi import APIRouter, Depends, Request, status
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auralink.api.agent_store import AgentStore, AgentStoreDep
 from auralink.api.auth import Principal, hash_password
 from auralink.api.db import LinkVisitor, ShareLink, is_id, utcnow
-from auralink.api.deps import CatalogueDep, SessionDep, require
+from auralink.api.deps import SessionDep, require
 from auralink.api.errors import InvalidField, NotFound
+from auralink.api.linkcache import LinkCache
 from auralink.api.permissions import Action
 from auralink.api.schemas import LinkAnalytics, LinkCreate, LinkPublic, LinkState, LinkUpdate
-from auralink.core import Catalogue
 
 from .common import AUTH, MISSING, TOO_LARGE
 
@@ -44,6 +45,13 @@ def link_state(link: ShareLink, now: datetime) -> LinkState:
     if link.max_uses is not None and link.uses >= link.max_uses:
         return LinkState.USED_UP
     return LinkState.ACTIVE
+
+
+def forget_link(request: Request, code: str) -> None:
+    """Drop this process's cached join-page answer for ``code`` (the link changed)."""
+    cache = getattr(request.app.state, "link_cache", None)
+    if isinstance(cache, LinkCache):
+        cache.forget(code)
 
 
 def link_title(link: ShareLink) -> str:
@@ -102,10 +110,10 @@ async def _own(session: AsyncSession, principal: Principal, link_id: str) -> Sha
     return link
 
 
-def _known_agent(catalogue: Catalogue, agent: str) -> None:
-    if catalogue.get(agent) is None:
-        known = ", ".join(catalogue.names) or "none"
-        raise InvalidField("agent", f"no agent named {agent!r} in the catalogue (known: {known})")
+async def _known_agent(store: AgentStore, org_id: str, agent: str) -> None:
+    if await store.resolve(org_id, agent) is None:
+        known = ", ".join(await store.known_names(org_id)) or "none"
+        raise InvalidField("agent", f"your organisation has no agent named {agent!r} (known: {known})")
 
 
 def _future(field: str, when: datetime | None) -> None:
@@ -136,11 +144,11 @@ async def create(
     body: LinkCreate,
     request: Request,
     session: SessionDep,
-    catalogue: CatalogueDep,
+    store: AgentStoreDep,
     principal: Annotated[Principal, Depends(require(Action.LINKS_CREATE))],
 ) -> LinkPublic:
     """Make a link to a call with ``agent``; the response carries the URL to share."""
-    _known_agent(catalogue, body.agent)
+    await _known_agent(store, principal.org_id, body.agent)
     _future("expires_at", body.expires_at)
     link = ShareLink(
         org_id=principal.org_id,
@@ -180,7 +188,7 @@ async def update(
     body: LinkUpdate,
     request: Request,
     session: SessionDep,
-    catalogue: CatalogueDep,
+    store: AgentStoreDep,
     principal: Annotated[Principal, Depends(require(Action.LINKS_UPDATE))],
 ) -> LinkPublic:
     """Change what is sent; ``null`` clears expiry, max uses, passcode, display name or domain."""
@@ -189,7 +197,7 @@ async def update(
     if "agent" in given:
         if body.agent is None:
             raise InvalidField("agent", "a link needs an agent")
-        _known_agent(catalogue, body.agent)
+        await _known_agent(store, principal.org_id, body.agent)
         link.agent = body.agent
     if "expires_at" in given:
         _future("expires_at", body.expires_at)
@@ -203,6 +211,7 @@ async def update(
     if "custom_domain" in given:
         link.custom_domain = body.custom_domain
     await session.commit()
+    forget_link(request, link.code)
     return await _view(session, link, request)
 
 
@@ -218,5 +227,6 @@ async def revoke(
     if link.revoked_at is None:
         link.revoked_at = utcnow()
         await session.commit()
+        forget_link(request, link.code)
         logger.info("link %s revoked", link.id)
     return await _view(session, link, request)

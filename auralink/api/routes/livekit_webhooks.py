@@ -1,11 +1,14 @@
-"""LiveKit's webhooks in: ``POST /v1/livekit/webhook``, verified, recorded as room events.
+"""LiveKit's webhooks in: ``POST /v1/livekit/webhook``, verified, recorded, filed under calls.
 
 LiveKit signs each webhook with a JWT in ``Authorization`` (made with the server's API key and
 secret) whose ``sha256`` claim is the hash of the body. The route checks both with
 ``livekit.api.WebhookReceiver`` on the raw body, before parsing anything; a request that fails
 is answered 401 and logged as a warning without any of its content. ``room_started``,
 ``room_finished``, ``participant_joined`` and ``participant_left`` are kept in ``room_events``
-(participants by identity only); other events are acknowledged and dropped.
+(participants by identity only) and drive the call records (:mod:`auralink.api.calls`):
+the room's call is made, participants join and leave it, and it ends, in the same transaction
+as the room event, with ``call.started`` / ``call.ended`` queued for the organisation's webhook
+endpoints. Other events are acknowledged and dropped.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from livekit import api
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from auralink.api.calls import apply_room_event
 from auralink.api.db import RoomEvent, new_id, utcnow
 from auralink.api.deps import SessionDep, SettingsDep
 from auralink.api.errors import NotAuthenticated
 from auralink.api.livekit_client import livekit_credentials
 from auralink.api.schemas import ErrorBody
+
+from .webhooks import wake_dispatcher
 
 logger = logging.getLogger("auralink.api")
 
@@ -78,6 +84,9 @@ async def receive(request: Request, session: SessionDep, settings: SettingsDep) 
             received_at=utcnow(),
         )
     )
+    queued = await apply_room_event(session, event, at=occurred)
     await session.commit()
+    if queued:
+        wake_dispatcher(request)
     logger.info("LiveKit %s for room %s", kind, event.room.name)
     return WebhookReceived(event=kind, recorded=True)

@@ -1,4 +1,4 @@
-"""Organisations: sign-up (an organisation and its owner), read and rename your own."""
+"""Organisations: sign-up (an organisation and its owner), read and rename your own, feature toggles."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auralink.api.agent_store import effective_features, merge_toggles
 from auralink.api.auth import Principal
 from auralink.api.bootstrap import create_organisation
 from auralink.api.db import Organisation, is_id
@@ -18,9 +19,12 @@ from auralink.api.errors import NotFound, SignupClosed
 from auralink.api.permissions import Action
 from auralink.api.schemas import (
     ErrorBody,
+    FeatureToggles,
+    FeatureTogglesUpdate,
     MemberPublic,
     OrganisationCreate,
     OrganisationCreated,
+    OrganisationFeatures,
     OrganisationPublic,
     OrganisationUpdate,
 )
@@ -94,3 +98,36 @@ async def update(
         organisation.name = body.name
     await session.commit()
     return _public(organisation)
+
+
+def _features(org: Organisation) -> OrganisationFeatures:
+    overrides = dict(org.features or {})
+    return OrganisationFeatures(
+        features=FeatureToggles.model_validate(effective_features(overrides)), overrides=overrides
+    )
+
+
+@router.get("/{org_id}/features", responses={**AUTH, **MISSING})
+async def read_features(
+    org_id: str,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.ORGANISATION_READ))],
+) -> OrganisationFeatures:
+    """The organisation's feature toggles: its own, else the defaults (agents may override them)."""
+    return _features(await _own(session, principal, org_id))
+
+
+@router.patch("/{org_id}/features", responses={**AUTH, **MISSING, **TOO_LARGE})
+async def update_features(
+    org_id: str,
+    body: FeatureTogglesUpdate,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.ORGANISATION_UPDATE))],
+) -> OrganisationFeatures:
+    """Set toggles for every agent of the organisation; ``null`` removes one (the default applies)."""
+    organisation = await _own(session, principal, org_id)
+    organisation.features = merge_toggles(
+        organisation.features or {}, body.model_dump(include=body.model_fields_set)
+    )
+    await session.commit()
+    return _features(organisation)

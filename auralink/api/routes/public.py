@@ -8,6 +8,8 @@
   conditional ``UPDATE`` (so concurrent joins never pass ``max_uses``), and returns a LiveKit
   token for a new room with the link's agent dispatched, like ``/v1/dev/sessions``; the
   ``link.used`` webhook event is written to the outbox in the same transaction as the count.
+  The agent is the organisation's (:mod:`auralink.api.agent_store`): a database agent's whole
+  spec and version travel in the dispatch metadata, and the version in the room's metadata.
 
 Visitors are counted as a sha256 of the link's own salt, the client address and the user
 agent; neither the address nor the user agent is stored.
@@ -23,30 +25,28 @@ import logging
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auralink.api.agent_store import AgentStoreDep
 from auralink.api.auth import verify_password
 from auralink.api.db import LinkVisitor, ShareLink, utcnow
-from auralink.api.deps import CatalogueDep, SessionDep, SettingsDep
+from auralink.api.deps import SessionDep, SettingsDep, writes
 from auralink.api.errors import PermissionDenied
+from auralink.api.linkcache import CachedLink, LinkCache
 from auralink.api.livekit_client import livekit_credentials
 from auralink.api.schemas import ErrorBody, LinkInfo, LinkJoin, LinkState, SessionPublic
-from auralink.api.tokens import (
-    DispatchMetadata,
-    RoomMetadata,
-    new_identity,
-    new_room_name,
-    room_join_token,
-)
+from auralink.api.tokens import RoomMetadata, new_identity, new_room_name, room_join_token
+from auralink.api.usage import QUOTA_RESPONSES, check_call_quotas
 from auralink.api.webhooks import LinkUsed, LinkUsedData, enqueue
+from auralink.core import ConfigError
 
 from .common import TOO_LARGE
-from .links import link_state, link_title
+from .links import forget_link, link_state, link_title
 from .webhooks import wake_dispatcher
 
 logger = logging.getLogger("auralink.api")
@@ -128,6 +128,7 @@ async def _count_visitor(session: AsyncSession, link: ShareLink, request: Reques
 @router.get(
     "/{code}",
     status_code=status.HTTP_303_SEE_OTHER,
+    dependencies=[Depends(writes)],  # a GET that writes: its session holds the write lock
     response_class=RedirectResponse,
     responses={
         303: {"description": "the link works: on to the join page, `/?link=<code>`"},
@@ -157,20 +158,38 @@ async def open_link(code: str, request: Request, session: SessionDep) -> Respons
 
 
 @router.get("/{code}/info", response_model=LinkInfo, responses=_GONE_RESPONSES)
-async def link_info(code: str, session: SessionDep) -> LinkInfo | Response:
-    """What the join page shows: the title, the agent, whether a passcode is asked for."""
+async def link_info(code: str, request: Request, session: SessionDep) -> LinkInfo | Response:
+    """What the join page shows: the title, the agent, whether a passcode is asked for.
+
+    Answers are cached for a moment per process (``AURALINK_LINK_CACHE_TTL_S``)."""
+    cache: LinkCache = request.app.state.link_cache
+    cached = cache.get(code)
+    if cached is None:
+        cached = await _resolve_info(session, code, cache)
+    if cached.info is not None:
+        return cached.info
+    return _unknown_json() if cached.state is None else _gone_json(cached.state)
+
+
+async def _resolve_info(session: AsyncSession, code: str, cache: LinkCache) -> CachedLink:
+    now = utcnow()
     link = await _find(session, code)
     if link is None:
-        return _unknown_json()
-    state = link_state(link, utcnow())
-    if state is not LinkState.ACTIVE:
-        return _gone_json(state)
-    return LinkInfo(
-        code=link.code,
-        title=link_title(link),
-        agent=link.agent,
-        passcode_required=link.passcode_hash is not None,
-    )
+        cached = CachedLink(info=None, state=None)
+        cache.put(code, cached, expires_at=None, now=now)
+        return cached
+    state = link_state(link, now)
+    info = None
+    if state is LinkState.ACTIVE:
+        info = LinkInfo(
+            code=link.code,
+            title=link_title(link),
+            agent=link.agent,
+            passcode_required=link.passcode_hash is not None,
+        )
+    cached = CachedLink(info=info, state=state)
+    cache.put(code, cached, expires_at=link.expires_at, now=now)
+    return cached
 
 
 @router.post(
@@ -180,8 +199,9 @@ async def link_info(code: str, session: SessionDep) -> LinkInfo | Response:
     responses={
         **_GONE_RESPONSES,
         **TOO_LARGE,
+        **QUOTA_RESPONSES,
         403: {"model": ErrorBody, "description": "PasscodeRequired or WrongPasscode"},
-        503: {"model": ErrorBody, "description": "the link's agent is not in the catalogue now"},
+        503: {"model": ErrorBody, "description": "the link's agent is not available now"},
     },
 )
 async def join(
@@ -191,7 +211,7 @@ async def join(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    catalogue: CatalogueDep,
+    store: AgentStoreDep,
 ) -> SessionPublic | Response:
     """Start a call through the link: one use is counted, a token for a new room is returned."""
     link = await _find(session, code)
@@ -206,9 +226,15 @@ async def join(
             raise PasscodeRequired()
         if not await verify_password(link.passcode_hash, body.passcode):
             raise WrongPasscode()
-    if catalogue.get(link.agent) is None:
+    try:
+        agent = await store.resolve(link.org_id, link.agent)
+    except ConfigError as e:  # a broken agents.yaml or stored spec: the visitor cannot fix it
+        logger.warning("link %s: agent %s cannot be resolved: %s", link.id, link.agent, type(e).__name__)
+        agent = None
+    if agent is None:
         return _error(503, "AgentUnavailable", "the agent of this link is not available right now")
     creds = livekit_credentials(settings)
+    await check_call_quotas(session, settings=settings, org_id=link.org_id)  # 402 when used up
 
     # the use is counted only if the link is still good at this very moment: one UPDATE whose
     # WHERE repeats the checks, so concurrent joins serialise on the row and never pass max_uses
@@ -236,6 +262,8 @@ async def join(
     data = LinkUsedData(link_id=link.id, room=room, agent=link.agent, uses=uses)
     queued = await enqueue(session, LinkUsed(org_id=link.org_id, data=data))
     await session.commit()
+    if link.max_uses is not None:
+        forget_link(request, link.code)  # this join may have used it up
     if queued:
         wake_dispatcher(request)
 
@@ -247,10 +275,12 @@ async def join(
         identity=identity,
         name=body.name or "Guest",
         worker_agent_name=settings.worker_agent_name,
-        dispatch=DispatchMetadata(agent=link.agent, org=link.org_id),
-        room_metadata=RoomMetadata(org=link.org_id, source="link", agent=link.agent, link=link.id),
+        dispatch=agent.dispatch(link.org_id),
+        room_metadata=RoomMetadata(
+            org=link.org_id, source="link", agent=link.agent, agent_version=agent.version, link=link.id
+        ),
     )
-    logger.info("link %s: room %s with agent %s", link.id, room, link.agent)
+    logger.info("link %s: room %s with agent %s (%s)", link.id, room, link.agent, agent.source.value)
     return SessionPublic(
         url=settings.livekit_url, token=token, room=room, identity=identity, agent=link.agent
     )

@@ -23,9 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auralink.api.agent_store import AgentStoreDep, ResolvedAgent
 from auralink.api.auth import Principal
 from auralink.api.db import Room, utcnow
-from auralink.api.deps import CatalogueDep, LiveKitDep, SessionDep, SettingsDep, require
+from auralink.api.deps import LiveKitDep, SessionDep, SettingsDep, require
 from auralink.api.errors import Conflict, InvalidField, NotFound
 from auralink.api.livekit_client import livekit_credentials
 from auralink.api.permissions import Action
@@ -37,7 +38,8 @@ from auralink.api.schemas import (
     TokenCreate,
     TokenPublic,
 )
-from auralink.api.tokens import DispatchMetadata, RoomMetadata, new_room_name
+from auralink.api.tokens import RoomMetadata, new_room_name
+from auralink.api.usage import QUOTA_RESPONSES, check_call_quotas
 from auralink.core import ProviderError
 
 from .common import AUTH, CLASH, MISSING, TOO_LARGE, Responses
@@ -98,21 +100,32 @@ async def list_rooms(
     return [_public(r) for r in rows]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses={**CLASH, **TOO_LARGE, **UPSTREAM})
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={**CLASH, **TOO_LARGE, **UPSTREAM, **QUOTA_RESPONSES},
+)
 async def create(
     *,
     body: RoomCreate,
     session: SessionDep,
-    catalogue: CatalogueDep,
+    store: AgentStoreDep,
     livekit: LiveKitDep,
     settings: SettingsDep,
     principal: Annotated[Principal, Depends(require(Action.ROOMS_CREATE))],
 ) -> RoomPublic:
-    """Create a LiveKit room and dispatch each agent to it (metadata names the catalogue agent)."""
-    for i, agent in enumerate(body.agents):
-        if catalogue.get(agent) is None:
-            known = ", ".join(catalogue.names) or "none"
-            raise InvalidField(f"agents.{i}", f"no agent named {agent!r} in the catalogue (known: {known})")
+    """Create a LiveKit room and dispatch each agent to it (the organisation's database agent,
+    whose spec and version travel in the dispatch metadata, else the agents.yaml one)."""
+    await check_call_quotas(session, settings=settings, org_id=principal.org_id)  # 402 when used up
+    agents: list[ResolvedAgent] = []
+    for i, name in enumerate(body.agents):
+        agent = await store.resolve(principal.org_id, name)
+        if agent is None:
+            known = ", ".join(await store.known_names(principal.org_id)) or "none"
+            raise InvalidField(
+                f"agents.{i}", f"your organisation has no agent named {name!r} (known: {known})"
+            )
+        agents.append(agent)
     if len(set(body.agents)) != len(body.agents):
         raise InvalidField("agents", "each agent can be dispatched once")
     room = Room(
@@ -136,16 +149,19 @@ async def create(
                     name=room.name,
                     empty_timeout=body.empty_timeout or 0,
                     metadata=RoomMetadata(
-                        org=room.org_id, source="api", agent=body.agents[0] if body.agents else None
+                        org=room.org_id,
+                        source="api",
+                        agent=agents[0].name if agents else None,
+                        agent_version=agents[0].version if agents else None,
                     ).dumps(),
                 )
             )
-            for agent in body.agents:
+            for agent in agents:
                 await livekit.agent_dispatch.create_dispatch(
                     api.CreateAgentDispatchRequest(
                         room=room.name,
                         agent_name=settings.worker_agent_name,
-                        metadata=DispatchMetadata(agent=agent, org=room.org_id).dumps(),
+                        metadata=agent.dispatch(room.org_id).dumps(),
                     )
                 )
     except ProviderError:
@@ -166,7 +182,11 @@ async def read(
     return _public(await _own(session, principal, room))
 
 
-@router.post("/{room}/tokens", status_code=status.HTTP_201_CREATED, responses={**MISSING, **TOO_LARGE})
+@router.post(
+    "/{room}/tokens",
+    status_code=status.HTTP_201_CREATED,
+    responses={**MISSING, **TOO_LARGE, **QUOTA_RESPONSES},
+)
 async def mint_token(
     room: str,
     body: TokenCreate,
@@ -176,6 +196,7 @@ async def mint_token(
 ) -> TokenPublic:
     """A token that joins ``room`` as ``identity``; ``can_publish: false`` makes a listener."""
     owned = await _own(session, principal, room)
+    await check_call_quotas(session, settings=settings, org_id=principal.org_id)  # 402 when used up
     creds = livekit_credentials(settings)
     grants = api.VideoGrants(
         room_join=True,

@@ -3,7 +3,40 @@
 Request bodies refuse unknown fields; field types in :mod:`.common` refuse control characters.
 """
 
+from .agents import (
+    AgentDetail,
+    AgentImported,
+    AgentRollback,
+    AgentSpecBody,
+    AgentSummary,
+    AgentVersionDetail,
+    AgentVersionSummary,
+    AgentWarning,
+    FeatureToggles,
+    FeatureTogglesUpdate,
+    OrganisationFeatures,
+)
+from .analytics import (
+    AgentAnalyticsPublic,
+    AnalyticsPublic,
+    CostPublic,
+    DayAnalyticsPublic,
+    QualityPublic,
+)
+from .audit import AuditEntryPublic, AuditPage, AuditVerifyPublic
 from .auth import LoginCreate, PrincipalPublic
+from .calls import (
+    CallDetail,
+    CallPage,
+    CallParticipantPublic,
+    CallPublic,
+    CallStatus,
+    IngestBatch,
+    IngestResult,
+    LatencySummary,
+    TranscriptPublic,
+    TurnPublic,
+)
 from .dev import (
     AgentPublic,
     ErrorBody,
@@ -15,6 +48,7 @@ from .dev import (
     ValidationErrorBody,
     ValidationErrorPublic,
 )
+from .gdpr import GdprErased, GdprRequest, GdprSubject, SubjectKind
 from .keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeyUpdate
 from .links import (
     LinkAnalytics,
@@ -34,6 +68,8 @@ from .organisations import (
     OwnerCreate,
 )
 from .rooms import ParticipantPublic, RoomCreate, RoomPublic, TokenCreate, TokenPublic
+from .sso import SsoPublic
+from .usage import PlanPublic, PlanUpdate, QuotaPublic, RateLimitPublic, UsageGroupPublic, UsagePublic
 from .webhooks import (
     DeliveryPublic,
     DeliveryQueued,
@@ -46,18 +82,46 @@ from .webhooks import (
 )
 
 __all__ = [
+    "AgentAnalyticsPublic",
+    "AgentDetail",
+    "AgentImported",
     "AgentPublic",
+    "AgentRollback",
+    "AgentSpecBody",
+    "AgentSummary",
+    "AgentVersionDetail",
+    "AgentVersionSummary",
+    "AgentWarning",
+    "AnalyticsPublic",
     "ApiKeyCreate",
     "ApiKeyCreated",
     "ApiKeyPublic",
     "ApiKeyUpdate",
+    "AuditEntryPublic",
+    "AuditPage",
+    "AuditVerifyPublic",
+    "CallDetail",
+    "CallPage",
+    "CallParticipantPublic",
+    "CallPublic",
+    "CallStatus",
+    "CostPublic",
+    "DayAnalyticsPublic",
     "DeliveryPublic",
     "DeliveryQueued",
     "DeliveryStatus",
     "ErrorBody",
     "ErrorPublic",
+    "FeatureToggles",
+    "FeatureTogglesUpdate",
     "FieldErrorPublic",
+    "GdprErased",
+    "GdprRequest",
+    "GdprSubject",
     "HealthPublic",
+    "IngestBatch",
+    "IngestResult",
+    "LatencySummary",
     "LinkAnalytics",
     "LinkCreate",
     "LinkInfo",
@@ -72,17 +136,29 @@ __all__ = [
     "MemberUpdate",
     "OrganisationCreate",
     "OrganisationCreated",
+    "OrganisationFeatures",
     "OrganisationPublic",
     "OrganisationUpdate",
     "OwnerCreate",
     "ParticipantPublic",
+    "PlanPublic",
+    "PlanUpdate",
     "PrincipalPublic",
+    "QualityPublic",
+    "QuotaPublic",
+    "RateLimitPublic",
     "RoomCreate",
     "RoomPublic",
     "SessionCreate",
     "SessionPublic",
+    "SsoPublic",
+    "SubjectKind",
     "TokenCreate",
     "TokenPublic",
+    "TranscriptPublic",
+    "TurnPublic",
+    "UsageGroupPublic",
+    "UsagePublic",
     "ValidationErrorBody",
     "ValidationErrorPublic",
     "WebhookAttemptPublic",

@@ -108,9 +108,11 @@ class LinkUsed(WebhookEventBase):
 
 
 class UsageThresholdData(BaseModel):
-    metric: str
+    metric: str = Field(description="call_minutes, api_calls, stt_seconds, tts_characters or llm_tokens")
     used: float
     limit: float
+    threshold: int | None = Field(default=None, description="percent of the quota crossed: 80 or 100")
+    period: str | None = Field(default=None, description="the calendar month (UTC), YYYY-MM")
 
 
 class UsageThreshold(WebhookEventBase):
