@@ -14,8 +14,12 @@ Who is counted (see :class:`RateLimitMiddleware`):
 ``/healthz``, ``/readyz``, ``/metrics``, the page, the other ``/j/`` routes and LiveKit's signed
 webhooks (``/v1/livekit/...``) are not limited.
 
-Limits come from a :class:`Plan` (free, pro, enterprise); everyone is on the free plan until
-organisations carry one, but :meth:`RateLimiter.check` takes the :class:`Limit` to apply.
+A key's limit is its organisation's plan's (:mod:`auralink.api.usage.plans`: by default the
+``AURALINK_RATE_LIMIT_*`` key settings on the free plan, x5 on pro, x20 on enterprise, or
+what ``AURALINK_PLANS_FILE`` says). The key's plan is read through the usage runtime's
+:class:`~auralink.api.usage.keys.KeyDirectory` (cached, no query per request); an unknown
+prefix gets the free plan's limit (and a 401 from the route). Each plan's limit has its own
+bucket, so a plan change takes effect at once with a full bucket.
 
 **Backends.** :class:`MemoryBuckets` keeps buckets in a dict (one process). With
 ``AURALINK_REDIS_URL`` set, :class:`RedisBuckets` keeps them in Redis so every API instance
@@ -30,11 +34,9 @@ should not take the API down with it.
 from __future__ import annotations
 
 __all__ = [
-    "PLANS",
     "Decision",
     "Limit",
     "MemoryBuckets",
-    "Plan",
     "RateLimitMiddleware",
     "RateLimiter",
     "RedisBuckets",
@@ -47,7 +49,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -56,17 +57,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from auralink.core import ConfigError, Settings
 
+from .usage import PlanSpec, UsageRuntime, key_prefix, usage_config
+
 logger = logging.getLogger("auralink.api")
-
-
-class Plan(StrEnum):
-    FREE = "free"
-    PRO = "pro"
-    ENTERPRISE = "enterprise"
-
-
-# how many times the free plan's key rate (AURALINK_RATE_LIMIT_*) each plan gets
-PLANS: dict[Plan, int] = {Plan.FREE: 1, Plan.PRO: 5, Plan.ENTERPRISE: 20}
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,22 +192,20 @@ class RedisBuckets:
 
 
 class RateLimiter:
-    """The limits from ``settings`` over a bucket store."""
+    """The limits from ``settings`` (and the plans) over a bucket store."""
 
     def __init__(self, *, settings: Settings, buckets: Buckets) -> None:
         self.buckets = buckets
         self.enabled = settings.rate_limit_enabled
-        self._key_per_minute = settings.rate_limit_per_minute
-        self._key_burst = settings.rate_limit_burst
+        self._settings = settings
         self.ip_limit = Limit(
             "per client address", settings.rate_limit_ip_per_minute, settings.rate_limit_ip_burst
         )
 
-    def key_limit(self, plan: Plan = Plan.FREE) -> Limit:
-        factor = PLANS[plan]
-        return Limit(
-            f"per API key ({plan.value} plan)", self._key_per_minute * factor, self._key_burst * factor
-        )
+    def key_limit(self, plan: PlanSpec | None = None) -> Limit:
+        """The per-key limit of ``plan`` (default: the free plan)."""
+        spec = plan or usage_config(self._settings).plans.get(None)
+        return Limit(f"per API key ({spec.name} plan)", spec.rate_limit_per_minute, spec.rate_limit_burst)
 
     async def check(self, bucket: str, limit: Limit) -> Decision:
         return await self.buckets.take(f"{limit.per_minute}/{limit.burst}:{bucket}", limit)
@@ -223,16 +214,13 @@ class RateLimiter:
         await self.buckets.aclose()
 
 
-def _key_prefix(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, secret = bytes(value).decode("latin-1").partition(" ")
-            secret = secret.strip()
-            # al_<8 chars>_<secret>: the visible prefix names the key
-            if scheme.lower() == "bearer" and secret.startswith("al_") and len(secret) > 12:
-                return secret[:11]
-            return None
-    return None
+async def _key_plan(scope: Scope) -> PlanSpec | None:
+    usage = getattr(scope["app"].state, "usage", None)
+    if not isinstance(usage, UsageRuntime):
+        return None
+    prefix = key_prefix(scope)
+    owner = await usage.keys.lookup(prefix) if prefix is not None else None
+    return usage.plan(owner.plan if owner is not None else None)
 
 
 def _client(scope: Scope) -> str:
@@ -260,9 +248,9 @@ class RateLimitMiddleware:
             return
         path, method = str(scope.get("path", "")), str(scope.get("method", ""))
         if path.startswith("/v1/") and not path.startswith("/v1/livekit/"):
-            prefix = _key_prefix(scope)
+            prefix = key_prefix(scope)
             if prefix is not None:
-                bucket, limit = f"key:{prefix}", limiter.key_limit()
+                bucket, limit = f"key:{prefix}", limiter.key_limit(await _key_plan(scope))
             else:
                 bucket, limit = f"ip:{_client(scope)}", limiter.ip_limit
         elif _is_session_start(path, method):

@@ -200,3 +200,54 @@ def test_a_redis_url_that_is_not_one_is_refused_naming_the_setting(tmp_path: Pat
     )
     with pytest.raises(ConfigError, match="AURALINK_REDIS_URL"):
         create_app(settings, web_dist=tmp_path / "no-dist")
+
+
+async def test_a_keys_rate_follows_its_organisations_plan(api: Api) -> None:
+    org = await api.signup()
+    owner = await api.login(org.email)
+    sdk = api.client(key=(await api.key(owner, role="admin"))["secret"])
+    free = [(await sdk.get("/v1/auth/me")).status_code for _ in range(4)]
+    assert free == [200, 200, 200, 429]
+    r = await owner.put("/v1/usage/plan", json={"plan": "pro"})  # dashboard sessions count per address
+    assert r.status_code == 200 and r.json()["rate_limit"] == {"per_minute": 300, "burst": 15}
+    # pro: five times the free rate and burst, in a bucket of its own (full at once)
+    codes = [(await sdk.get("/v1/auth/me")).status_code for _ in range(16)]
+    assert codes == [200] * 15 + [429]
+    r = await sdk.get("/v1/auth/me")
+    assert "per API key (pro plan)" in r.json()["error"]["message"]
+    assert "300 requests per minute" in r.json()["error"]["message"]
+
+
+async def test_a_plans_file_sets_a_plans_key_rate(tmp_path: Path) -> None:
+    plans = tmp_path / "plans.yaml"
+    plans.write_text("plans:\n  free: {rate_limit_per_minute: 6, rate_limit_burst: 2}\n", encoding="utf-8")
+    async with open_api(sqlite_url(tmp_path), tmp_path, plans_file=plans) as api:
+        sdk = api.client(key=await _key(api))
+        assert [(await sdk.get("/v1/keys")).status_code for _ in range(3)] == [200, 200, 429]
+        r = await sdk.get("/v1/keys")
+        assert "per API key (free plan)" in r.json()["error"]["message"] and r.headers["retry-after"] == "10"
+
+
+async def test_plan_rates_hold_across_instances_with_redis(tmp_path: Path, redis_url: str) -> None:
+    url = sqlite_url(tmp_path)
+    limits = {"redis_url": redis_url, "rate_limit_per_minute": 6, "rate_limit_burst": 1}
+    async with open_api(url, tmp_path / "a", **limits) as a, open_api(url, tmp_path / "b", **limits) as b:
+        org = await a.signup()
+        owner = await a.login(org.email)
+        secret = (await a.key(owner, role="admin"))["secret"]
+        assert (await owner.put("/v1/usage/plan", json={"plan": "pro"})).status_code == 200
+        on_a, on_b = a.client(key=secret), b.client(key=secret)
+        # pro: a burst of 5 shared by both instances
+        codes = [(await c.get("/v1/auth/me")).status_code for c in (on_a, on_b, on_a, on_b, on_a, on_b)]
+        assert codes == [200, 200, 200, 200, 200, 429]
+
+
+async def test_turning_rate_limits_off_turns_every_limit_off(tmp_path: Path) -> None:
+    off = {"rate_limit_enabled": False, "rate_limit_burst": 1, "rate_limit_ip_burst": 1}
+    async with open_api(sqlite_url(tmp_path), tmp_path, **off) as api:
+        sdk = api.client(key=await _key(api))
+        assert {(await sdk.get("/v1/keys")).status_code for _ in range(10)} == {200}
+        anonymous = api.client()
+        codes = {(await anonymous.post("/v1/auth/login", json={"email": "x@y.test", "password": "p"})).status_code
+                 for _ in range(5)}  # fmt: skip
+        assert codes == {401}
