@@ -11,6 +11,7 @@ auralink voices [AGENT]     the voices an agent can use
 auralink keys               print (and create) the dev LiveKit keys
 auralink db upgrade         bring the API's database to the newest schema
 auralink org create         create an organisation and its owner (password read from a prompt)
+auralink audit verify       check the audit log's hash chain (exit 1 if it is broken)
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--password-stdin", action="store_true", help="read the owner's password from stdin, not a prompt"
     )
+
+    audit = sub.add_parser("audit", help="the management API's audit log")
+    auditsub = audit.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
+    auditsub.add_parser("verify", help="walk the hash chain; print OK and the head hash, or the first break")
     return p
 
 
@@ -152,6 +157,10 @@ def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR09
             return 0
         case "org":
             return _org_create(args, settings)
+        case "audit":
+            from .audit_cmds import verify
+
+            return verify(settings)
     return 2
 
 
