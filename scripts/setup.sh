@@ -11,6 +11,7 @@
 #   5 livekit-sip       Go, pinned; SIP bridge for phone calls (a failure is a warning)
 #   6 Python packages   uv sync --frozen into .venv (dev tools included)
 #   7 web page          npm ci + npm run build in web/ (when web/package.json exists)
+#   8 OIDC provider     npm ci in tests/oidc (panva's oidc-provider, for the SSO tests)
 #
 # Go binaries live in ${XDG_CACHE_HOME:-~/.cache}/auralink/go/<name>-<version>/ and are linked
 # into the ignored .tools/bin/ of this checkout, so a fresh clone on the same machine takes
@@ -49,7 +50,7 @@ CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/auralink"
 GO_CACHE="$CACHE/go"
 TOOLS_BIN="$ROOT/.tools/bin"
 LOG_DIR="$ROOT/.tools/setup-logs"
-STEPS=7
+STEPS=8
 HEARTBEAT=15
 RETRY_AFTER=86400 # seconds before a failed optional Go build is tried again
 
@@ -333,6 +334,25 @@ step_web() {
     [[ -z "$joined" ]] || note "${joined// /, }"
 }
 
+# -- 8 OIDC test provider ----------------------------------------------------------------------
+step_oidc_provider() {
+    command -v npm >/dev/null || {
+        note "npm is not installed; the single sign-on tests cannot run"
+        return 3
+    }
+    cd tests/oidc
+    if [[ -f node_modules/.package-lock.json && ! package.json -nt node_modules/.package-lock.json &&
+        ! package-lock.json -nt node_modules/.package-lock.json ]]; then
+        note "up to date"
+        return 0
+    fi
+    npm ci --no-audit --no-fund || {
+        note "npm ci in tests/oidc failed (see the log); the single sign-on tests cannot run"
+        return 3
+    }
+    note "installed oidc-provider $(node -p "require('./node_modules/oidc-provider/package.json').version")"
+}
+
 run_step "Debian packages" step_apt
 run_step "uv" step_uv
 run_step "livekit-server" step_livekit_server
@@ -340,6 +360,7 @@ run_step "lk" step_lk
 run_step "livekit-sip" step_livekit_sip
 run_step "Python packages" step_python
 run_step "web page" step_web
+run_step "OIDC provider" step_oidc_provider
 
 TOTAL=$(since "$START_ALL")
 if [[ $QUIET == 1 ]]; then
