@@ -93,12 +93,28 @@ def resolve_spec(metadata: str | None, settings: Settings) -> AgentSpec:
             ) from None
         if spec.name != name:
             raise ConfigError(f"the dispatch names agent {name!r} but its spec is agent {spec.name!r}")
-        return spec
+        return apply_features(spec, data.get("features"))
     catalogue = load_catalogue(settings.agents_file)
     entry = catalogue.get(name)
     if entry is None:
         raise UnknownAgent(name, catalogue.names)
-    return entry
+    return apply_features(entry, data.get("features") if isinstance(data, dict) else None)
+
+
+def apply_features(spec: AgentSpec, features: object) -> AgentSpec:
+    """The spec with what the organisation's toggles switch off taken out.
+
+    ``features`` is the dispatch's ``{"memory": bool, "mcp": bool, ...}``; off wins over the
+    spec, on leaves the spec as it is. Anything that is not such a map changes nothing.
+    """
+    if not isinstance(features, dict):
+        return spec
+    changes: dict[str, Any] = {}
+    if features.get("memory") is False and spec.memory.enabled:
+        changes["memory"] = spec.memory.model_copy(update={"enabled": False})
+    if features.get("mcp") is False and spec.mcp:
+        changes["mcp"] = []
+    return spec.model_copy(update=changes) if changes else spec
 
 
 def prewarm(proc: JobProcess) -> None:

@@ -176,10 +176,17 @@ class ResolvedAgent:
         return dict(self.record.features or {}) if self.record is not None else {}
 
     def dispatch(self, org_id: str | None) -> DispatchMetadata:
-        """What a dispatch of this agent tells the worker: a database agent's whole spec and version."""
+        """What a dispatch of this agent tells the worker: a database agent's whole spec and version,
+        and the effective feature toggles (the worker switches off what they switch off)."""
         if self.record is None:
-            return DispatchMetadata(agent=self.name, org=org_id)
-        return DispatchMetadata(agent=self.name, org=org_id, version=self.version, spec=spec_json(self.spec))
+            return DispatchMetadata(agent=self.name, org=org_id, features=dict(self.features))
+        return DispatchMetadata(
+            agent=self.name,
+            org=org_id,
+            version=self.version,
+            spec=spec_json(self.spec),
+            features=dict(self.features),
+        )
 
 
 class AgentStore:

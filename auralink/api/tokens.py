@@ -26,13 +26,15 @@ class DispatchMetadata(BaseModel):
 
     ``agent`` names it; ``spec`` (when the organisation keeps the agent in the database) is the
     whole AgentSpec as JSON, which the worker runs instead of its agents.yaml entry;
-    ``version`` is that spec's version and ``org`` the organisation.
+    ``version`` is that spec's version and ``org`` the organisation; ``features`` are the
+    effective toggles (memory, recording, translation, moderation, mcp).
     """
 
     agent: str
     org: str | None = None
     version: int | None = None
     spec: dict[str, Any] | None = None
+    features: dict[str, bool] | None = None
 
     def dumps(self) -> str:
         return self.model_dump_json(exclude_none=True)

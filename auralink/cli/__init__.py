@@ -12,6 +12,10 @@ auralink keys               print (and create) the dev LiveKit keys
 auralink db upgrade         bring the API's database to the newest schema
 auralink org create         create an organisation and its owner (password read from a prompt)
 auralink audit verify       check the audit log's hash chain (exit 1 if it is broken)
+
+Over the API (AURALINK_API_URL, AURALINK_API_KEY):
+auralink api-keys|links|calls|webhooks|usage VERB ...
+auralink agents push|pull|remote|versions|rollback|delete ...
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import sys
 from pathlib import Path
 
 from auralink.core import AuraLinkError, configure_logging, get_settings
+
+from .manage_cmds import AGENT_API_COMMANDS, MANAGE_COMMANDS, add_agent_api_parsers, add_parsers, run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--no-env", action="store_true", help="do not check that BYOK keys are set")
     lst = asub.add_parser("list", help="list the agents")
     lst.add_argument("file", nargs="?", type=Path)
+    add_agent_api_parsers(asub)
+    add_parsers(sub)
 
     voices = sub.add_parser("voices", help="list the voices an agent can use")
     voices.add_argument("agent", nargs="?")
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR0911 - one branch per command
+def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR0911, PLR0912 - a branch per command
     from auralink.core import Settings
 
     assert isinstance(settings, Settings)
@@ -133,6 +141,10 @@ def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR09
             from auralink.agents.chat import run_chat
 
             return run_chat(settings, agent=args.agent, agents_file=args.agents, messages=args.message)
+        case "agents" if args.agents_command in AGENT_API_COMMANDS:
+            return run(args, settings)
+        case command if command in MANAGE_COMMANDS:
+            return run(args, settings)
         case "agents":
             from .catalogue_cmds import list_agents, validate
 

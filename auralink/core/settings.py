@@ -116,7 +116,11 @@ class Settings(BaseSettings):
     )
     api_url: str | None = Field(
         default=None,
-        description="the API the worker reports calls to; http://<api_host>:<api_port> if unset",
+        description="the API the worker reports calls to and the CLI manages; http://<api_host>:<api_port> if unset",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="the API key (al_…) the `auralink` CLI's management commands use",
     )
 
     log_level: str = "INFO"

@@ -1,6 +1,7 @@
 """The management API's behaviour tests, run on SQLite and on a real PostgreSQL server.
 
-The tests are the ones in tests/unit/api (auth, keys, members, links, webhooks); here ``db_url`` is
+The tests are the ones in tests/unit/api (auth, keys, members, links, webhooks, agents, calls,
+usage, analytics, audit, GDPR); here ``db_url`` is
 parametrised over both backends. PostgreSQL is a private server started once for the session
 by :class:`auralink.testing.postgres.PostgresServer`, with a fresh database per test.
 """
@@ -15,7 +16,19 @@ from pathlib import Path
 import pytest
 
 from auralink.testing.postgres import PostgresServer
-from tests.unit.api import test_auth, test_keys, test_links, test_members, test_webhooks
+from tests.unit.api import (
+    test_agents,
+    test_analytics,
+    test_audit,
+    test_auth,
+    test_calls,
+    test_gdpr,
+    test_keys,
+    test_links,
+    test_members,
+    test_usage,
+    test_webhooks,
+)
 from tests.unit.api.test_auth import Api, open_api, sqlite_url
 from tests.unit.api.test_webhooks import receiver  # the webhook tests' local HTTP receiver
 
@@ -47,7 +60,20 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
 
 
 # every behaviour test that runs on a database, collected here under the parametrised db_url
-for _module in (test_auth, test_keys, test_members, test_links, test_webhooks):
+_MODULES = (
+    test_auth,
+    test_keys,
+    test_members,
+    test_links,
+    test_webhooks,
+    test_agents,
+    test_calls,
+    test_usage,
+    test_analytics,
+    test_audit,
+    test_gdpr,
+)
+for _module in _MODULES:
     for _name, _test in vars(_module).items():
         is_test = _name.startswith("test_") and inspect.isfunction(_test)
         if is_test and {"api", "db_url"} & set(inspect.signature(_test).parameters):

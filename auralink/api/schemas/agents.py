@@ -68,7 +68,9 @@ class FeatureToggles(BaseModel):
     """Whether each feature may run (off wins over the spec; on leaves it to the spec)."""
 
     memory: bool = Field(description="long-term memory of who the agent talks to")
-    recording: bool = Field(description="keeping recordings and transcripts of calls")
+    recording: bool = Field(
+        description="keeping audio recordings of calls (transcripts are the call record, always kept)"
+    )
     translation: bool = Field(description="live translation and captions per listener language")
     moderation: bool = Field(description="moderation of what is said and typed")
     mcp: bool = Field(description="tools from MCP servers")

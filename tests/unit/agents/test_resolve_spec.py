@@ -75,3 +75,18 @@ def test_a_spec_that_is_not_an_object_or_not_the_named_agent_is_refused(settings
         resolve_spec(json.dumps({"agent": "assistant", "spec": "assistant"}), settings)
     with pytest.raises(ConfigError, match="names agent 'barista' but its spec is agent 'assistant'"):
         resolve_spec(json.dumps({"agent": "barista", "spec": _stored()}), settings)
+
+
+def test_the_organisations_toggles_switch_memory_and_mcp_off(settings: Settings) -> None:
+    spec = {
+        "name": "helper",
+        "instructions": "Help.",
+        "memory": {"enabled": True},
+        "mcp": [{"name": "notes", "command": "npx", "args": ["@modelcontextprotocol/server-memory"]}],
+    }
+    on = resolve_spec(json.dumps({"agent": "helper", "spec": spec, "features": {"memory": True}}), settings)
+    assert on.memory.enabled and len(on.mcp) == 1
+    off = {"memory": False, "mcp": False, "recording": False}
+    resolved = resolve_spec(json.dumps({"agent": "helper", "spec": spec, "features": off}), settings)
+    assert resolved.memory.enabled is False and resolved.mcp == []
+    assert resolved.instructions == "Help."  # the rest of the spec is untouched

@@ -203,8 +203,10 @@ async def test_a_database_agent_shadows_the_file_one_in_a_link_session(api: Api)
         (agent,) = config.agents
         return json.loads(agent.metadata), json.loads(config.metadata)
 
+    defaults = {"memory": True, "recording": False, "translation": True, "moderation": True, "mcp": True}
     metadata, room = await dispatch()
-    assert metadata == {"agent": "barista", "org": org_id} and "agent_version" not in room
+    assert metadata == {"agent": "barista", "org": org_id, "features": defaults}
+    assert "agent_version" not in room
 
     mine = {"name": "barista", "instructions": "You take tea orders only.", "greeting": "Tea?"}
     await _create(owner, mine)
@@ -222,7 +224,7 @@ async def test_a_database_agent_shadows_the_file_one_in_a_link_session(api: Api)
 
     await owner.delete("/v1/agents/barista")
     metadata, _ = await dispatch()
-    assert metadata == {"agent": "barista", "org": org_id}  # the file agent applies again
+    assert metadata == {"agent": "barista", "org": org_id, "features": defaults}  # the file agent again
     assert resolve_spec(json.dumps(metadata), api.settings).instructions == "You take coffee orders."
 
 

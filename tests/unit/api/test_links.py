@@ -16,7 +16,8 @@ import httpx
 from livekit import api as lk
 from sqlalchemy import select, update
 
-from auralink.api.db import LinkVisitor, ShareLink
+from auralink.api.db import LinkVisitor, ShareLink, utcnow
+from auralink.api.linkcache import LinkCache
 from tests.unit.api.test_auth import Api
 
 CATALOGUE = """\
@@ -73,7 +74,9 @@ async def test_a_link_starts_a_call_with_its_agent_and_counts_the_join(api: Api)
     (dispatch,) = claims.room_config.agents
     assert dispatch.agent_name == api.settings.worker_agent_name
     org_id = (await owner.get("/v1/auth/me")).json()["org_id"]
-    assert json.loads(dispatch.metadata) == {"agent": "barista", "org": org_id}
+    carried = json.loads(dispatch.metadata)
+    assert (carried["agent"], carried["org"]) == ("barista", org_id)
+    assert carried["features"]["recording"] is False  # the organisation's toggles ride along
     # the room says whose it is, so LiveKit's webhooks about it become this organisation's call
     assert json.loads(claims.room_config.metadata) == {
         "org": org_id,
@@ -262,3 +265,33 @@ async def test_a_link_whose_agent_left_the_catalogue_says_so_and_counts_no_use(a
     r = await owner.patch(f"/v1/links/{link['id']}", json={"agent": "assistant"})
     assert r.status_code == 200
     assert (await _join(api, link["code"])).json()["agent"] == "assistant"
+
+
+async def test_the_join_page_info_is_cached_briefly_and_follows_changes_made_here_at_once(api: Api) -> None:
+    owner = await _owner(api)
+    link = await _link(owner, display_name="Coffee", max_uses=1)
+    visitor = api.client()
+    info = f"/j/{link['code']}/info"
+    assert (await visitor.get(info)).json()["title"] == "Coffee"  # now cached
+
+    r = await owner.patch(f"/v1/links/{link['id']}", json={"display_name": "Tea"})
+    assert r.status_code == 200, r.text
+    assert (await visitor.get(info)).json()["title"] == "Tea"  # a change here drops the entry
+    assert (await _join(api, link["code"])).status_code == 201
+    assert (await visitor.get(info)).status_code == 410  # the one use is gone
+
+    # a change made by another API process (here: straight in the database) shows within the TTL
+    cache: LinkCache = api.app.state.link_cache
+    cache.ttl_s = 0.3
+    other = await _link(owner)
+    other_info = f"/j/{other['code']}/info"
+    assert (await visitor.get(other_info)).status_code == 200
+    async with api.db.session() as session:
+        await session.execute(
+            update(ShareLink).where(ShareLink.id == other["id"]).values(revoked_at=utcnow())
+        )
+        await session.commit()
+    assert (await visitor.get(other_info)).status_code == 200  # still the cached answer
+    await asyncio.sleep(0.35)
+    r = await visitor.get(other_info)
+    assert r.status_code == 410 and r.json()["error"]["type"] == "LinkRevoked"
