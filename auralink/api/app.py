@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = ["create_app", "serve"]
 
 import errno
+import gc
 import logging
 import signal
 import socket
@@ -166,6 +167,9 @@ def serve(settings: Settings) -> int:
         app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5
     )
     server = _Server(config)
+    # everything imported and built so far lives as long as the process: move it out of the
+    # collector's sight, so full collections under load walk only request garbage (shorter pauses)
+    gc.freeze()
     logger.info("API and page on http://%s:%d/", settings.api_host, sock.getsockname()[1])
     try:
         # on SIGINT/SIGTERM: stop accepting, drain open requests, run the lifespan's exit, return

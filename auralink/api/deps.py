@@ -13,11 +13,13 @@ __all__ = [
     "LiveKitDep",
     "SessionDep",
     "SettingsDep",
+    "reads",
     "require",
     "writes",
 ]
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -34,13 +36,13 @@ from .errors import PermissionDenied
 from .permissions import Action
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings = request.app.state.settings
     assert isinstance(settings, Settings)
     return settings
 
 
-def get_livekit(request: Request) -> api.LiveKitAPI:
+async def get_livekit(request: Request) -> api.LiveKitAPI:
     client = getattr(request.app.state, "livekit", None)
     assert isinstance(client, api.LiveKitAPI), "the LiveKit client is made in the app's lifespan"
     return client
@@ -58,7 +60,7 @@ LiveKitDep = Annotated[api.LiveKitAPI, Depends(get_livekit)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     db = getattr(request.app.state, "database", None)
     assert isinstance(db, Database), "the database is opened in the app's lifespan"
     return db
@@ -67,21 +69,32 @@ def get_database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-def writes(request: Request) -> None:
+async def writes(request: Request) -> None:
     """Mark a GET route that writes (counts a visit, audits a sensitive read): its session is a
     write session. Use as ``dependencies=[Depends(writes)]`` (route dependencies run first)."""
     request.state.db_writes = True
+
+
+async def reads(request: Request) -> None:
+    """Mark a POST route that only reads (mints a token): its session is a read session, so it
+    runs beside other requests instead of queueing for SQLite's write lock."""
+    request.state.db_writes = False
 
 
 async def get_session(request: Request, db: DatabaseDep) -> AsyncIterator[AsyncSession]:
     """One database session per request; routes commit what they change.
 
     GET and HEAD requests get a read session (no write lock on SQLite, so reads run side by
-    side) unless the route depends on :func:`writes`. Changes made through it are audited as
+    side) unless the route depends on :func:`writes`; other methods get a write session unless
+    the route depends on :func:`reads`. Changes made through it are audited as
     ``anonymous`` from the client's address until :func:`get_principal` names the caller.
     """
-    reads = request.method in ("GET", "HEAD") and not getattr(request.state, "db_writes", False)
-    async with db.read_session() if reads else db.session() as session:
+    marked = getattr(request.state, "db_writes", None)
+    read_only = request.method in ("GET", "HEAD") if marked is None else not marked
+    async with AsyncExitStack() as stack:
+        if not read_only and db.write_lock is not None:
+            await stack.enter_async_context(db.write_lock)  # this process's SQLite writers, in turn
+        session = await stack.enter_async_context(db.read_session() if read_only else db.session())
         bind(session, AuditContext(actor="anonymous", ip=request.client.host if request.client else None))
         yield session
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = ["READ_ONLY", "Database", "is_sqlite"]
 
+import asyncio
 import logging
 from pathlib import Path
 from types import TracebackType
@@ -94,6 +95,9 @@ class Database:
         self.sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=session_class
         )
+        # SQLite takes one writer at a time; writers of this process queue here, in order, rather
+        # than in SQLite's busy handler, which polls with sleeps of up to 100 ms (long tails)
+        self.write_lock: asyncio.Lock | None = asyncio.Lock() if is_sqlite(url) else None
         # same pool, connections marked read-only: on SQLite their transactions begin deferred
         self.read_sessions = async_sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}),

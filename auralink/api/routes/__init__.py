@@ -22,8 +22,9 @@ from . import (
     webhooks,
 )
 
-#: every router, in the order the app includes them (public visitor routes last)
+#: every router, in the order the app includes them
 ALL = (
+    public,  # first: visitors' /j/<code> lookups are the hottest path, and routers match in order
     health,
     dev,
     auth,
@@ -42,7 +43,6 @@ ALL = (
     gdpr,
     webhooks,
     livekit_webhooks,
-    public,
 )
 
 __all__ = [

@@ -163,9 +163,7 @@ async def link_info(code: str, request: Request, session: SessionDep) -> LinkInf
 
     Answers are cached for a moment per process (``AURALINK_LINK_CACHE_TTL_S``)."""
     cache: LinkCache = request.app.state.link_cache
-    cached = cache.get(code)
-    if cached is None:
-        cached = await _resolve_info(session, code, cache)
+    cached = await cache.resolve(code, lambda: _resolve_info(session, code, cache))
     if cached.info is not None:
         return cached.info
     return _unknown_json() if cached.state is None else _gone_json(cached.state)

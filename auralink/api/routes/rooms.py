@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auralink.api.agent_store import AgentStoreDep, ResolvedAgent
 from auralink.api.auth import Principal
 from auralink.api.db import Room, utcnow
-from auralink.api.deps import LiveKitDep, SessionDep, SettingsDep, require
+from auralink.api.deps import LiveKitDep, SessionDep, SettingsDep, reads, require
 from auralink.api.errors import Conflict, InvalidField, NotFound
 from auralink.api.livekit_client import livekit_credentials
 from auralink.api.permissions import Action
@@ -186,6 +186,7 @@ async def read(
     "/{room}/tokens",
     status_code=status.HTTP_201_CREATED,
     responses={**MISSING, **TOO_LARGE, **QUOTA_RESPONSES},
+    dependencies=[Depends(reads)],  # minting reads the room and the quotas; it stores nothing
 )
 async def mint_token(
     room: str,
