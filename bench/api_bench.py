@@ -5,7 +5,9 @@ folder, rate limiting off so the limiter does not cap what is measured), makes a
 an API key, a share link and a room through the API, then runs a load generator in a separate
 process on loopback against:
 
-- ``GET /j/<code>/info``: link resolution, what the join page asks first (a read);
+- ``GET /j/<code>/info``: link resolution, what the join page asks first (a read), for one hot
+  code (``link``) and for many codes in turn (``link_spread``: with ``--no-link-cache`` nearly
+  every request reads the database);
 - ``GET /j/<code>``: opening a link (counts the open and the visitor: two writes);
 - ``POST /v1/rooms/<room>/tokens`` with the API key: token minting (key check + JWT);
 - ``GET /healthz``: the baseline (no database), for the ratio.
@@ -13,13 +15,14 @@ process on loopback against:
 Each run is bounded by time and request count. The last line printed is one JSON object
 with ``link_rps``, ``link_p99_ms``, ``token_rps`` and ``token_p99_ms`` among others.
 
-    .venv/bin/python bench/api_bench.py [--quick] [--clients 50] [--seconds 10]
+    .venv/bin/python bench/api_bench.py [--quick] [--clients 50] [--seconds 10] [--no-link-cache]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -62,6 +65,8 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
     stop_at = deadline_warm + spec["seconds"]
     budget = spec["max_requests"]
     body = json.dumps(spec["body"]).encode() if spec["body"] is not None else None
+    paths: list[str] = spec["paths"] if "paths" in spec else [spec["path"]]
+    turn = itertools.count()
     headers = dict(spec["headers"])
     if body is not None:
         headers["Content-Type"] = "application/json"
@@ -76,8 +81,9 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
                     return
                 t0 = time.perf_counter()
                 try:
+                    path = paths[next(turn) % len(paths)]
                     async with http.request(
-                        spec["method"], spec["path"], data=body, headers=headers, allow_redirects=False
+                        spec["method"], path, data=body, headers=headers, allow_redirects=False
                     ) as r:
                         await r.read()
                         status = r.status
@@ -124,8 +130,8 @@ def run_load(spec: dict[str, Any]) -> dict[str, Any]:
 # -- the bench ------------------------------------------------------------------------------
 
 
-def _bootstrap(base: str) -> dict[str, str]:
-    """An organisation, an owner session, an API key, a link and a room, made through the API."""
+def _bootstrap(base: str, *, cold_links: int) -> dict[str, Any]:
+    """An organisation, an owner session, an API key, links and a room, made through the API."""
     with httpx.Client(base_url=base, timeout=30) as http:
         body = {
             "name": "Bench",
@@ -142,7 +148,13 @@ def _bootstrap(base: str) -> dict[str, str]:
         link.raise_for_status()
         room = http.post("/v1/rooms", json={"name": "bench-room"})
         room.raise_for_status()
-        return {"key": key.json()["secret"], "code": link.json()["code"], "room": room.json()["name"]}
+        cold = [http.post("/v1/links", json={"agent": "assistant"}).json()["code"] for _ in range(cold_links)]
+        return {
+            "key": key.json()["secret"],
+            "code": link.json()["code"],
+            "room": room.json()["name"],
+            "cold": cold,
+        }
 
 
 def main() -> int:
@@ -150,6 +162,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short phases (about 25 s in all)")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=None, help="measured seconds per phase")
+    parser.add_argument(
+        "--no-link-cache", action="store_true", help="run the API with AURALINK_LINK_CACHE_TTL_S=0"
+    )
     parser.add_argument("--load-spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load_spec:
@@ -164,13 +179,14 @@ def main() -> int:
                 "database_url": f"sqlite+aiosqlite:///{data / 'bench.db'}",
                 "rate_limit_enabled": False,
                 "log_level": "WARNING",
+                "link_cache_ttl_s": 0.0 if args.no_link_cache else 2.0,
             }
         )
         stack = Stack(settings, services=["livekit", "api"], run_dir=data / "run")
         with stack:
             s = stack.settings
             base = f"http://127.0.0.1:{s.api_port}"
-            made = _bootstrap(base)
+            made = _bootstrap(base, cold_links=200 if args.quick else 1000)
             common = {
                 "base": base,
                 "clients": args.clients,
@@ -183,6 +199,13 @@ def main() -> int:
             phases = {
                 "healthz": {**common, "method": "GET", "path": "/healthz", "expect": 200},
                 "link": {**common, "method": "GET", "path": f"/j/{made['code']}/info", "expect": 200},
+                # many codes in turn: with the cache off, nearly every resolution reads the database
+                "link_spread": {
+                    **common,
+                    "method": "GET",
+                    "paths": [f"/j/{code}/info" for code in made["cold"]],
+                    "expect": 200,
+                },
                 "link_open": {**common, "method": "GET", "path": f"/j/{made['code']}", "expect": 303},
                 "token": {
                     **common,
@@ -205,11 +228,14 @@ def main() -> int:
         f"{platform.python_version()}",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "database": "sqlite",
+        "link_cache": not args.no_link_cache,
         "clients": args.clients,
         "seconds_per_phase": seconds,
         "link_rps": results["link"]["rps"],
         "link_p50_ms": results["link"]["p50_ms"],
         "link_p99_ms": results["link"]["p99_ms"],
+        "link_spread_rps": results["link_spread"]["rps"],
+        "link_spread_p99_ms": results["link_spread"]["p99_ms"],
         "link_open_rps": results["link_open"]["rps"],
         "link_open_p99_ms": results["link_open"]["p99_ms"],
         "token_rps": results["token"]["rps"],

@@ -90,13 +90,11 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
         finally:
             app.state.database, app.state.livekit, app.state.webhooks = None, None, None
             app.state.redis, app.state.ratelimiter, app.state.usage = None, None, None
-            await usage.aclose()  # writes the last API-call counts
-            await dispatcher.aclose()
-            await limiter.aclose()
-            if redis is not None:
-                await redis.aclose()
-            await client.aclose()
-            await database.aclose()
+            # in reverse order of opening; the usage meter writes the last API-call counts
+            closers = (app.state.link_cache, usage, dispatcher, limiter, redis, client, database)
+            for resource in closers:
+                if resource is not None:
+                    await resource.aclose()
 
     app = FastAPI(
         title="AuraLink",

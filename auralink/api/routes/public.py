@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auralink.api.agent_store import AgentStoreDep
 from auralink.api.auth import verify_password
-from auralink.api.db import LinkVisitor, ShareLink, utcnow
+from auralink.api.db import Database, LinkVisitor, ShareLink, utcnow
 from auralink.api.deps import SessionDep, SettingsDep, writes
 from auralink.api.errors import PermissionDenied
 from auralink.api.linkcache import CachedLink, LinkCache
@@ -158,12 +158,18 @@ async def open_link(code: str, request: Request, session: SessionDep) -> Respons
 
 
 @router.get("/{code}/info", response_model=LinkInfo, responses=_GONE_RESPONSES)
-async def link_info(code: str, request: Request, session: SessionDep) -> LinkInfo | Response:
+async def link_info(code: str, request: Request) -> LinkInfo | Response:
     """What the join page shows: the title, the agent, whether a passcode is asked for.
 
     Answers are cached for a moment per process (``AURALINK_LINK_CACHE_TTL_S``)."""
     cache: LinkCache = request.app.state.link_cache
-    cached = await cache.resolve(code, lambda: _resolve_info(session, code, cache))
+    database: Database = request.app.state.database
+
+    async def load() -> CachedLink:  # its own session: a background refresh outlives the request
+        async with database.read_session() as own:
+            return await _resolve_info(own, code, cache)
+
+    cached = await cache.resolve(code, load)
     if cached.info is not None:
         return cached.info
     return _unknown_json() if cached.state is None else _gone_json(cached.state)

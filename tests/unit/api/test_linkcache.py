@@ -69,3 +69,25 @@ def test_the_cache_is_bounded(size: int) -> None:
     for i in range(size + 2):
         cache.put(f"c{i}", INFO, expires_at=None, now=NOW)
     assert len(cache) == size and cache.get("c0") is None and cache.get(f"c{size + 1}") is INFO
+
+
+async def test_a_stale_entry_is_answered_at_once_and_refreshed_in_the_background() -> None:
+    cache = LinkCache(ttl_s=0.05)
+    cache.put("c", INFO, expires_at=None, now=NOW)
+    await asyncio.sleep(0.06)  # past fresh (at most 0.05 s), inside stale (at least 0.0875 s)
+    assert cache.get("c") is None
+    newer = CachedLink(info=None, state=LinkState.REVOKED)
+    loads = 0
+
+    async def slow_load() -> CachedLink:
+        nonlocal loads
+        loads += 1
+        await asyncio.sleep(0.02)
+        cache.put("c", newer, expires_at=None, now=NOW)
+        return newer
+
+    answers = await asyncio.gather(*(cache.resolve("c", slow_load) for _ in range(10)))
+    assert all(a is INFO for a in answers)  # nobody waited for the database
+    await asyncio.sleep(0.05)
+    assert loads == 1 and await cache.resolve("c", slow_load) is newer
+    await cache.aclose()
