@@ -36,7 +36,9 @@ class AgentPublic(BaseModel):
 class SessionCreate(BaseModel):
     """Ask for a room with an agent in it and a token to join it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"agent": "assistant", "name": "Ada"}]}
+    )
 
     agent: str | None = Field(
         default=None, min_length=1, max_length=63, description="agent name; the default agent if omitted"

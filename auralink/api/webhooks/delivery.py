@@ -82,6 +82,7 @@ class WebhookDispatcher:
         )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         if self._task is None:
@@ -91,12 +92,20 @@ class WebhookDispatcher:
         """Look at the outbox now rather than at the next poll."""
         self._wake.set()
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, grace_s: float = 5.0) -> None:
+        """Stop after the round in flight (so no database write is cut half-way, which would
+        leave the driver's thread answering a closed loop); cancel it after ``grace_s``. A
+        delivery cut short stays pending and its lease runs out, so it is sent again later."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout=grace_s)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._client.aclose()
 
     async def __aenter__(self) -> WebhookDispatcher:
@@ -107,7 +116,7 @@ class WebhookDispatcher:
         await self.aclose()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 sent = await self.run_once()
             except asyncio.CancelledError:
@@ -115,8 +124,8 @@ class WebhookDispatcher:
             except Exception as e:  # a database hiccup must not end the dispatcher
                 logger.warning("webhook dispatcher: round failed: %s", type(e).__name__)
                 sent = 0
-            if sent:
-                continue  # there may be more due right away
+            if sent or self._stopping:
+                continue  # there may be more due right away (or it is time to stop)
             self._wake.clear()
             try:
                 pause = await self._until_next_due()
