@@ -79,6 +79,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
             database=database,
             retry_base_s=settings.webhook_retry_base_s,
             max_attempts=settings.webhook_max_attempts,
+            allow_private_networks=settings.webhook_allow_private_networks,
         )
         dispatcher.start()
         usage = UsageRuntime(database=database, settings=settings, wake_webhooks=dispatcher.wake)

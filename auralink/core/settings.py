@@ -12,6 +12,7 @@ __all__ = ["Settings", "get_settings"]
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,6 +78,11 @@ class Settings(BaseSettings):
     )
     webhook_max_attempts: int = Field(
         default=8, ge=1, le=50, description="webhook delivery attempts before a delivery is failed"
+    )
+    webhook_allow_private_networks: bool = Field(
+        default=False,
+        description="let webhook URLs reach loopback, private and link-local addresses (internal "
+        "receivers on a self-hosted server); cloud metadata addresses stay refused",
     )
     redis_url: str | None = Field(
         default=None,
@@ -153,6 +159,30 @@ class Settings(BaseSettings):
         description="role of members who join through AURALINK_OIDC_AUTO_JOIN_ORG",
     )
 
+    # -- long-term memory (docs/memory.md)
+    memory_backend: Literal["embedded", "http"] = Field(
+        default="embedded",
+        description="embedded: Chroma PersistentClient in AURALINK_MEMORY_PATH; http: a Chroma server at AURALINK_CHROMA_URL",
+    )
+    memory_path: Path | None = Field(default=None, description="folder of the embedded memory store; <data_dir>/memory if unset")
+    chroma_url: str = Field(default="http://127.0.0.1:8000", description="the Chroma server when AURALINK_MEMORY_BACKEND=http")
+    memory_embeddings_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL (…/v1) for memory embeddings; the model server if unset"
+    )
+    memory_embeddings_model: str = Field(default="all-minilm-l6-v2", description="embedding model memory asks for")
+    memory_embeddings_api_key_env: str | None = Field(
+        default=None, description="name of the env var holding the embeddings endpoint's API key (BYOK)"
+    )
+    memory_extraction_model: str | None = Field(
+        default=None, description="chat model that extracts facts after a call; the rule-based extractor if unset"
+    )
+    memory_extraction_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL (…/v1) of that chat model; the model server if unset"
+    )
+    memory_extraction_api_key_env: str | None = Field(
+        default=None, description="name of the env var holding the extraction endpoint's API key (BYOK)"
+    )
+
     @field_validator("livekit_api_secret")
     @classmethod
     def _no_placeholder_secret(cls, v: SecretStr | None) -> SecretStr | None:
@@ -172,6 +202,11 @@ class Settings(BaseSettings):
         if self.models_url:
             return self.models_url.rstrip("/")
         return f"http://{self.models_host}:{self.models_port}/v1"
+
+    @property
+    def memory_dir(self) -> Path:
+        """Where the embedded memory store keeps its files."""
+        return self.memory_path or self.data_dir / "memory"
 
     @property
     def run_dir(self) -> Path:

@@ -28,7 +28,11 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     """``auralink api`` (with livekit-server beside it, SQLite in a temp folder, no rate limits)."""
     data = tmp_path_factory.mktemp("live-api")
     settings = private_stack_settings(data, agents_file=REPO / "agents.yaml").model_copy(
-        update={"database_url": f"sqlite+aiosqlite:///{data / 'api.db'}", "rate_limit_enabled": False}
+        update={
+            "database_url": f"sqlite+aiosqlite:///{data / 'api.db'}",
+            "rate_limit_enabled": False,
+            "webhook_allow_private_networks": True,  # the tests register webhooks on 127.0.0.1
+        }
     )
     with Stack(settings, services=["livekit", "api"], run_dir=data / "run") as stack:
         url = f"http://127.0.0.1:{stack.settings.api_port}"

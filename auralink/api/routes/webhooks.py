@@ -3,6 +3,8 @@
 The signing secret is made here (``whsec_…``), returned once by create and rotate-secret, and
 kept as-is so the dispatcher can sign (see :mod:`auralink.api.webhooks`). Deliveries are
 written to the outbox in the request's transaction; the dispatcher is woken after the commit.
+A URL is vetted when it is set (:mod:`auralink.api.webhooks.urls`): one whose host resolves to a
+loopback, private or link-local address is a 422 on ``url`` unless the server allows those.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auralink.api.auth import Principal
 from auralink.api.db import WebhookAttempt, WebhookDelivery, WebhookEndpoint, is_id, utcnow
-from auralink.api.deps import SessionDep, require
+from auralink.api.deps import SessionDep, SettingsDep, require
 from auralink.api.errors import Conflict, NotFound
 from auralink.api.permissions import Action
 from auralink.api.schemas import (
     DeliveryPublic,
     DeliveryQueued,
     DeliveryStatus,
+    ErrorBody,
     WebhookAttemptPublic,
     WebhookCreate,
     WebhookCreated,
@@ -32,14 +35,22 @@ from auralink.api.schemas import (
     WebhookUpdate,
 )
 from auralink.api.webhooks import WebhookDispatcher, WebhookTest, WebhookTestData, enqueue_to, new_secret
+from auralink.api.webhooks.urls import vet_url
 
-from .common import AUTH, MISSING, TOO_LARGE
+from .common import AUTH, MISSING, TOO_LARGE, Responses
 
 logger = logging.getLogger("auralink.api")
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=AUTH)
 
 _DELIVERIES_SHOWN = 100
+_REFUSED: Responses = {
+    422: {
+        "model": ErrorBody,
+        "description": "a field is not valid; on ``url``: a host that does not resolve, or resolves to "
+        "a loopback, private or link-local address (allowed by AURALINK_WEBHOOK_ALLOW_PRIVATE_NETWORKS)",
+    }
+}
 
 
 def wake_dispatcher(request: Request) -> None:
@@ -132,13 +143,15 @@ async def list_webhooks(
     return [_public(e) for e in endpoints]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=TOO_LARGE)
+@router.post("", status_code=status.HTTP_201_CREATED, responses={**TOO_LARGE, **_REFUSED})
 async def create(
     body: WebhookCreate,
     session: SessionDep,
+    settings: SettingsDep,
     principal: Annotated[Principal, Depends(require(Action.WEBHOOKS_CREATE))],
 ) -> WebhookCreated:
     """Add an endpoint; the response carries its signing secret, which is never shown again."""
+    await vet_url(str(body.url), allow_private_networks=settings.webhook_allow_private_networks)
     endpoint = WebhookEndpoint(
         org_id=principal.org_id,
         url=str(body.url),
@@ -164,17 +177,19 @@ async def read(
     return _public(await _own(session, principal, webhook_id))
 
 
-@router.patch("/{webhook_id}", responses={**MISSING, **TOO_LARGE})
+@router.patch("/{webhook_id}", responses={**MISSING, **TOO_LARGE, **_REFUSED})
 async def update(
     webhook_id: str,
     *,
     body: WebhookUpdate,
     session: SessionDep,
+    settings: SettingsDep,
     principal: Annotated[Principal, Depends(require(Action.WEBHOOKS_UPDATE))],
 ) -> WebhookPublic:
     """Change what is sent; ``null`` leaves a field as it is."""
     endpoint = await _own(session, principal, webhook_id)
     if body.url is not None:
+        await vet_url(str(body.url), allow_private_networks=settings.webhook_allow_private_networks)
         endpoint.url = str(body.url)
     if body.description is not None:
         endpoint.description = body.description

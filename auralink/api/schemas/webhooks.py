@@ -56,7 +56,10 @@ class WebhookCreate(StrictBody):
         }
     )
 
-    url: Url = Field(description="http(s) URL the events are POSTed to")
+    url: Url = Field(
+        description="http(s) URL the events are POSTed to; its host must resolve to public addresses "
+        "only, unless the server sets AURALINK_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true"
+    )
     description: Description = ""
     events: Events = Field(default_factory=list, description="event types sent; empty sends all")
     enabled: bool = True

@@ -6,10 +6,15 @@ by pushing their ``next_attempt_at`` a lease ahead in one short transaction; on 
 claim uses ``SELECT … FOR UPDATE SKIP LOCKED`` so two API processes never take the same row,
 and SQLite has one writer at a time anyway. Then it POSTs each body (httpx, 10 s timeout) with
 its signature, and records the attempt: a 2xx marks the delivery ``delivered``; anything else
-(non-2xx, timeout, connection error) schedules the next attempt after
+(non-2xx, timeout, connection error, a destination refused) schedules the next attempt after
 ``retry_base_s × (1, 6, 24, 120, 720, 1440, 2880…)`` with ±20 % jitter, until ``max_attempts``
 marks it ``failed``. The schedule lives in the database, so a restart picks up where it was,
 and a process that dies mid-send only delays the row until its lease runs out.
+
+Every attempt vets the endpoint's URL again (:mod:`.urls`: DNS may have changed since it was
+registered) and connects to an address that check accepted, keeping the host name in the
+``Host`` header and as the TLS server name; an attempt whose destination is refused sends
+nothing and is logged as ``destination not allowed: …``. Redirects are never followed.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from sqlalchemy import func, select, update
 from auralink.api.db import Database, WebhookAttempt, WebhookDelivery, WebhookEndpoint, new_id, utcnow
 
 from .signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
+from .urls import BadDestination, Destination, DestinationNotAllowed, IPAddress, Resolver, vet_url
 
 logger = logging.getLogger("auralink.api")
 
@@ -66,9 +72,13 @@ class WebhookDispatcher:
         max_attempts: int,
         timeout_s: float = 10.0,
         poll_interval_s: float = 1.0,
+        allow_private_networks: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self._db = database
+        self._allow_private = allow_private_networks
+        self._resolver = resolver
         self._retry_base_s = retry_base_s
         self._max_attempts = max_attempts
         self._poll_s = poll_interval_s
@@ -195,10 +205,17 @@ class WebhookDispatcher:
         status_code: int | None = None
         error: str | None = None
         try:
-            response = await self._client.post(job.url, content=body, headers=headers)
+            destination = await vet_url(
+                job.url, allow_private_networks=self._allow_private, resolver=self._resolver
+            )
+            response = await self._post(destination, body=body, headers=headers)
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
+        except DestinationNotAllowed as e:
+            error = f"destination not allowed: {e.reason}"[:_ERROR_CHARS]
+        except BadDestination as e:
+            error = e.reason[:_ERROR_CHARS]
         except httpx.TimeoutException:
             error = "timed out"
         except httpx.HTTPError as e:
@@ -207,6 +224,36 @@ class WebhookDispatcher:
         await self._record(
             job, started_at=started_at, duration_ms=duration_ms, status_code=status_code, error=error
         )
+
+    async def _post(
+        self, destination: Destination, *, body: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        """POST to the vetted addresses in turn (the next only when connecting fails), never to
+        whatever the name resolves to by the time the connection is made."""
+        url = destination.url
+        pinned_headers = {**headers, "Host": url.netloc.decode("ascii")}
+        extensions = {"sni_hostname": destination.host} if url.scheme == "https" else {}
+        *others, last = destination.addresses
+        for ip in others:
+            try:
+                return await self._pinned(url, ip, body=body, headers=pinned_headers, extensions=extensions)
+            except httpx.ConnectError:
+                continue
+        return await self._pinned(url, last, body=body, headers=pinned_headers, extensions=extensions)
+
+    async def _pinned(
+        self,
+        url: httpx.URL,
+        ip: IPAddress,
+        *,
+        body: bytes,
+        headers: dict[str, str],
+        extensions: dict[str, str],
+    ) -> httpx.Response:
+        request = self._client.build_request(
+            "POST", url.copy_with(host=str(ip)), content=body, headers=headers, extensions=extensions
+        )
+        return await self._client.send(request)
 
     async def _record(
         self, job: _Job, *, started_at: datetime, duration_ms: int, status_code: int | None, error: str | None

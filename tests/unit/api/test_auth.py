@@ -116,6 +116,7 @@ async def open_api(db_url: str, tmp_path: Path, **overrides: Any) -> AsyncIterat
         "data_dir": tmp_path / "data",
         "agents_file": tmp_path / "agents.yaml",
         "database_url": db_url,
+        "webhook_allow_private_networks": True,  # the tests' webhook receivers listen on 127.0.0.1
     }
     settings = Settings(_env_file=None, **(fields | overrides))
     app = create_app(settings, web_dist=tmp_path / "no-dist")
