@@ -12,6 +12,7 @@
 #   6 Python packages   uv sync --frozen into .venv (dev tools included)
 #   7 web page          npm ci + npm run build in web/ (when web/package.json exists)
 #   8 OIDC provider     npm ci in tests/oidc (panva's oidc-provider, for the SSO tests)
+#   9 MCP servers       npm ci in mcp-servers (memory, sequential-thinking, filesystem presets)
 #
 # Go binaries live in ${XDG_CACHE_HOME:-~/.cache}/auralink/go/<name>-<version>/ and are linked
 # into the ignored .tools/bin/ of this checkout, so a fresh clone on the same machine takes
@@ -50,7 +51,7 @@ CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/auralink"
 GO_CACHE="$CACHE/go"
 TOOLS_BIN="$ROOT/.tools/bin"
 LOG_DIR="$ROOT/.tools/setup-logs"
-STEPS=8
+STEPS=9
 HEARTBEAT=15
 RETRY_AFTER=86400 # seconds before a failed optional Go build is tried again
 
@@ -353,6 +354,27 @@ step_oidc_provider() {
     note "installed oidc-provider $(node -p "require('./node_modules/oidc-provider/package.json').version")"
 }
 
+# -- 9 MCP servers -----------------------------------------------------------------------------
+# The npm MCP servers the presets start with `node` over stdio (auralink/mcp/presets.py); never npx.
+step_mcp_servers() {
+    local unavailable="the memory, sequential-thinking and filesystem MCP presets are unavailable"
+    command -v npm >/dev/null || {
+        note "npm is not installed; $unavailable"
+        return 3
+    }
+    cd mcp-servers
+    if [[ -f node_modules/.package-lock.json && ! package.json -nt node_modules/.package-lock.json &&
+        ! package-lock.json -nt node_modules/.package-lock.json ]]; then
+        note "up to date"
+        return 0
+    fi
+    npm ci --no-audit --no-fund || {
+        note "npm ci in mcp-servers failed (see the log); $unavailable"
+        return 3
+    }
+    note "installed $(node -p "Object.keys(require('./package.json').dependencies).length") servers"
+}
+
 run_step "Debian packages" step_apt
 run_step "uv" step_uv
 run_step "livekit-server" step_livekit_server
@@ -361,6 +383,7 @@ run_step "livekit-sip" step_livekit_sip
 run_step "Python packages" step_python
 run_step "web page" step_web
 run_step "OIDC provider" step_oidc_provider
+run_step "MCP servers" step_mcp_servers
 
 TOTAL=$(since "$START_ALL")
 if [[ $QUIET == 1 ]]; then

@@ -9,10 +9,12 @@ Loading and line-numbered errors live in :mod:`auralink.core.catalogue`.
 from __future__ import annotations
 
 __all__ = [
+    "MCP_PRESET_TRANSPORTS",
     "AgentSpec",
     "Catalogue",
     "InterruptionSpec",
     "LLMSpec",
+    "MCPPreset",
     "MCPServerSpec",
     "MemorySpec",
     "STTSpec",
@@ -25,7 +27,7 @@ import os
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _IMPORT_REF = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
@@ -183,29 +185,97 @@ class MemorySpec(_Strict):
     retention_days: int | None = Field(default=365, ge=1)
 
 
+MCPPreset = Literal["memory", "sequential-thinking", "filesystem", "deepwiki", "supabase"]
+
+# the transport each preset speaks; the commands and URLs behind them live in auralink.mcp.presets
+MCP_PRESET_TRANSPORTS: dict[str, Literal["stdio", "http"]] = {
+    "memory": "stdio",
+    "sequential-thinking": "stdio",
+    "filesystem": "stdio",
+    "deepwiki": "http",
+    "supabase": "http",
+}
+_PRESET_TOKEN_ENV = {"supabase": "SUPABASE_ACCESS_TOKEN"}
+
+
 class MCPServerSpec(_Strict):
-    """An MCP server whose tools the agent may use (stdio command or remote URL)."""
+    """An MCP server whose tools the agent may use: a preset, a stdio command or a remote URL.
+
+    A ``preset`` fills in the command (the npm servers installed by setup) or the URL; with
+    ``filesystem``, ``args`` are the folders it exposes; remote presets may override ``url``.
+    """
 
     name: str = Field(pattern=_NAME.pattern)
+    preset: MCPPreset | None = Field(
+        default=None, description="memory, sequential-thinking, filesystem, deepwiki or supabase"
+    )
     transport: Literal["stdio", "http", "sse"] = "stdio"
     command: str | None = None
-    args: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list, validate_default=True)
     env: dict[str, str] = Field(default_factory=dict)
     url: str | None = None
     headers_env: dict[str, str] = Field(
         default_factory=dict, description="header name -> env var holding its value"
     )
+    bearer_token_env: str | None = Field(
+        default=None,
+        description="env var holding a token sent as `Authorization: Bearer <token>` "
+        "(supabase preset: SUPABASE_ACCESS_TOKEN)",
+    )
     allow: list[str] | None = None
     deny: list[str] = Field(default_factory=list)
     timeout_s: float = Field(default=10.0, gt=0, le=120)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(preset := data.get("preset"), str):
+            data = dict(data)
+            if preset in MCP_PRESET_TRANSPORTS:
+                data.setdefault("transport", MCP_PRESET_TRANSPORTS[preset])
+            if preset in _PRESET_TOKEN_ENV:
+                data.setdefault("bearer_token_env", _PRESET_TOKEN_ENV[preset])
+        return data
+
+    @field_validator("transport")
+    @classmethod
+    def _preset_transport(cls, v: str, info: ValidationInfo) -> str:
+        preset = info.data.get("preset")
+        if preset is not None and v != MCP_PRESET_TRANSPORTS[preset]:
+            raise ValueError(f"the {preset} preset speaks {MCP_PRESET_TRANSPORTS[preset]}, not {v}")
+        return v
+
+    @field_validator("command")
+    @classmethod
+    def _preset_command(cls, v: str | None, info: ValidationInfo) -> str | None:
+        preset = info.data.get("preset")
+        if preset is not None and v and MCP_PRESET_TRANSPORTS[preset] == "stdio":
+            raise ValueError(f"the {preset} preset starts its own server; remove `command`")
+        return v
+
+    @field_validator("args")
+    @classmethod
+    def _preset_args(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("preset") == "filesystem" and not v:
+            raise ValueError("the filesystem preset needs the folder(s) to expose, e.g. args: [./docs]")
+        return v
+
     @model_validator(mode="after")
     def _transport_fields(self) -> MCPServerSpec:
+        if self.preset is not None:
+            return self
         if self.transport == "stdio" and not self.command:
-            raise ValueError("a stdio MCP server needs `command`")
+            raise ValueError("a stdio MCP server needs `command` (or a `preset`)")
         if self.transport != "stdio" and not self.url:
-            raise ValueError(f"a {self.transport} MCP server needs `url`")
+            raise ValueError(f"a {self.transport} MCP server needs `url` (or a `preset`)")
         return self
+
+    def credential_envs(self) -> list[tuple[str, str]]:
+        """(field path inside this block, env var) for every secret this server's requests carry."""
+        envs = [(f"headers_env.{header}", env) for header, env in self.headers_env.items()]
+        if self.bearer_token_env:
+            envs.append(("bearer_token_env", self.bearer_token_env))
+        return envs
 
 
 # ---------------------------------------------------------------- the agent
@@ -259,9 +329,9 @@ class AgentSpec(_Strict):
             if isinstance(block, BYOKSpec) and block.api_key_env and block.key() is None:
                 missing.append((f"{part}.api_key_env", block.api_key_env))
         for i, server in enumerate(self.mcp):
-            for header, env in server.headers_env.items():
+            for field, env in server.credential_envs():
                 if not os.environ.get(env):
-                    missing.append((f"mcp[{i}].headers_env.{header}", env))
+                    missing.append((f"mcp[{i}].{field}", env))
         return missing
 
 
