@@ -29,6 +29,7 @@ from livekit.agents.voice.run_result import (
 
 from auralink.core import AgentSpec, ServiceFailed, Settings, UnknownAgent, load_catalogue
 from auralink.core.spec import LocalLLM
+from auralink.mcp import MCPServerToolset, start_toolsets
 
 from .agent import build_agent
 from .session import build_session
@@ -47,7 +48,18 @@ def run_chat(
 
 
 async def _chat(spec: AgentSpec, settings: Settings, messages: list[str] | None) -> int:
-    session = build_session(spec, settings=settings, vad_model=None, text_only=True)
+    toolsets = await start_toolsets(spec.mcp, data_dir=settings.data_dir) if spec.mcp else []
+    try:
+        return await _converse(spec, settings, messages, toolsets)
+    finally:
+        for toolset in toolsets:
+            await toolset.aclose()
+
+
+async def _converse(
+    spec: AgentSpec, settings: Settings, messages: list[str] | None, toolsets: list[MCPServerToolset]
+) -> int:
+    session = build_session(spec, settings=settings, vad_model=None, text_only=True, tools=toolsets)
     async with session:
         await session.start(agent=build_agent(spec))
         if spec.greeting:

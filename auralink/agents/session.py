@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = ["build_session", "turn_handling"]
 
+from collections.abc import Sequence
 from typing import Any
 
 from livekit.agents import AgentSession, llm, vad
@@ -54,13 +55,22 @@ def build_brain(spec: AgentSpec, *, settings: Settings) -> llm.LLM[Any]:
 
 
 def build_session(
-    spec: AgentSpec, *, settings: Settings, vad_model: vad.VAD | None, text_only: bool = False
+    spec: AgentSpec,
+    *,
+    settings: Settings,
+    vad_model: vad.VAD | None,
+    text_only: bool = False,
+    tools: Sequence[Any] = (),
 ) -> AgentSession[Any]:
-    """An AgentSession for ``spec``; ``text_only`` leaves out speech (for ``auralink chat``)."""
+    """An AgentSession for ``spec``; ``text_only`` leaves out speech (for ``auralink chat``).
+
+    ``tools`` are session-wide (the MCP toolsets from :func:`auralink.mcp.start_toolsets`), so
+    they live for the whole call, not one agent's turn at the microphone."""
     if text_only:
         return AgentSession(
             llm=build_brain(spec, settings=settings),
             turn_handling=TurnHandlingOptions(turn_detection="manual"),
+            tools=list(tools),
         )
     return AgentSession(
         stt=build_stt(spec.stt, settings=settings, language=spec.language),
@@ -69,4 +79,5 @@ def build_session(
         vad=vad_model,
         turn_handling=turn_handling(spec),
         user_away_timeout=None,
+        tools=list(tools),
     )

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from livekit import rtc
@@ -33,6 +34,7 @@ from auralink.core import (
     get_settings,
     load_catalogue,
 )
+from auralink.mcp import MCPServerToolset, start_toolsets
 
 from .agent import build_agent
 from .reporting import CallReporter, open_reporter, speaker_of, watch_session
@@ -117,6 +119,11 @@ def apply_features(spec: AgentSpec, features: object) -> AgentSpec:
     return spec.model_copy(update=changes) if changes else spec
 
 
+async def _close_all(toolsets: Sequence[MCPServerToolset]) -> None:
+    for toolset in toolsets:
+        await toolset.aclose()
+
+
 def prewarm(proc: JobProcess) -> None:
     from livekit.plugins import silero
 
@@ -127,7 +134,12 @@ async def entrypoint(ctx: JobContext) -> None:
     settings = get_settings()
     try:
         spec = resolve_spec(ctx.job.metadata, settings)
-        session = build_session(spec, settings=settings, vad_model=ctx.proc.userdata.get("vad"))
+        # MCP servers start side by side; one that cannot start is logged and left out
+        toolsets = await start_toolsets(spec.mcp, data_dir=settings.data_dir) if spec.mcp else []
+        ctx.add_shutdown_callback(lambda: _close_all(toolsets))
+        session = build_session(
+            spec, settings=settings, vad_model=ctx.proc.userdata.get("vad"), tools=toolsets
+        )
         agent = build_agent(spec)
     except AuraLinkError as e:
         logger.error("job %s cannot start: %s", ctx.job.id, e)
