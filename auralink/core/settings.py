@@ -164,20 +164,29 @@ class Settings(BaseSettings):
         default="embedded",
         description="embedded: Chroma PersistentClient in AURALINK_MEMORY_PATH; http: a Chroma server at AURALINK_CHROMA_URL",
     )
-    memory_path: Path | None = Field(default=None, description="folder of the embedded memory store; <data_dir>/memory if unset")
-    chroma_url: str = Field(default="http://127.0.0.1:8000", description="the Chroma server when AURALINK_MEMORY_BACKEND=http")
-    memory_embeddings_url: str | None = Field(
-        default=None, description="OpenAI-compatible base URL (…/v1) for memory embeddings; the model server if unset"
+    memory_path: Path | None = Field(
+        default=None, description="folder of the embedded memory store; <data_dir>/memory if unset"
     )
-    memory_embeddings_model: str = Field(default="all-minilm-l6-v2", description="embedding model memory asks for")
+    chroma_url: str = Field(
+        default="http://127.0.0.1:8000", description="the Chroma server when AURALINK_MEMORY_BACKEND=http"
+    )
+    memory_embeddings_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible base URL (…/v1) for memory embeddings; the model server if unset",
+    )
+    memory_embeddings_model: str = Field(
+        default="all-minilm-l6-v2", description="embedding model memory asks for"
+    )
     memory_embeddings_api_key_env: str | None = Field(
         default=None, description="name of the env var holding the embeddings endpoint's API key (BYOK)"
     )
     memory_extraction_model: str | None = Field(
-        default=None, description="chat model that extracts facts after a call; the rule-based extractor if unset"
+        default=None,
+        description="chat model that extracts facts after a call; the rule-based extractor if unset",
     )
     memory_extraction_url: str | None = Field(
-        default=None, description="OpenAI-compatible base URL (…/v1) of that chat model; the model server if unset"
+        default=None,
+        description="OpenAI-compatible base URL (…/v1) of that chat model; the model server if unset",
     )
     memory_extraction_api_key_env: str | None = Field(
         default=None, description="name of the env var holding the extraction endpoint's API key (BYOK)"
