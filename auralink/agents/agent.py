@@ -11,28 +11,36 @@ from livekit.agents import Agent
 
 from auralink.core import AgentSpec, ConfigError
 
+from .memory import ConversationMemory, with_memory
 from .tools import build_tools
 
 
-def build_agent(spec: AgentSpec) -> Agent:
+def build_agent(spec: AgentSpec, *, memory: ConversationMemory | None = None, known: str = "") -> Agent:
     """An ``Agent`` with the spec's instructions and tools.
 
     With ``class: module:Class`` the bot builder's ``Agent`` subclass is used; it is constructed
     with ``instructions=`` and ``tools=`` keywords and keeps its own ``@function_tool`` methods.
+    With ``memory`` the class recalls memories on every user turn (:mod:`.memory`) and ``known``
+    (the prefetched profile) is added to the instructions.
     """
     tools = build_tools(spec.tools)
-    if spec.agent_class is None:
-        return Agent(instructions=spec.instructions, tools=tools)
-    cls = _import(spec.agent_class, field="class")
-    if not (isinstance(cls, type) and issubclass(cls, Agent)):
-        raise ConfigError(f"class: {spec.agent_class!r} is not a livekit.agents.Agent subclass")
+    instructions = f"{spec.instructions}\n\n{known}" if known else spec.instructions
+    cls: type[Agent] = Agent
+    if spec.agent_class is not None:
+        found = _import(spec.agent_class, field="class")
+        if not (isinstance(found, type) and issubclass(found, Agent)):
+            raise ConfigError(f"class: {spec.agent_class!r} is not a livekit.agents.Agent subclass")
+        cls = found
+    if memory is not None:
+        cls = with_memory(cls)
     try:
-        agent = cls(instructions=spec.instructions, tools=tools)
+        agent = cls(instructions=instructions, tools=tools)
     except TypeError as e:
         raise ConfigError(
             f"class: {spec.agent_class} must accept instructions= and tools= keyword arguments ({e})"
         ) from None
-    assert isinstance(agent, Agent)
+    if memory is not None:
+        agent.auralink_memory = memory  # type: ignore[attr-defined]
     return agent
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from livekit.agents import Agent
 from livekit.agents.voice.run_result import (
     ChatMessageEvent,
     FunctionCallEvent,
@@ -27,16 +28,23 @@ from livekit.agents.voice.run_result import (
     RunResult,
 )
 
-from auralink.core import AgentSpec, ServiceFailed, Settings, UnknownAgent, load_catalogue
+from auralink.core import AgentSpec, ConfigError, ServiceFailed, Settings, UnknownAgent, load_catalogue
 from auralink.core.spec import LocalLLM
 from auralink.mcp import MCPServerToolset, start_toolsets
+from auralink.memory import MemoryService, Subject
 
 from .agent import build_agent
+from .memory import ConversationMemory
 from .session import build_session
 
 
 def run_chat(
-    settings: Settings, *, agent: str | None, agents_file: Path | None, messages: list[str] | None
+    settings: Settings,
+    *,
+    agent: str | None,
+    agents_file: Path | None,
+    messages: list[str] | None,
+    subject: str | None = None,
 ) -> int:
     catalogue = load_catalogue(agents_file or settings.agents_file)
     name = agent or settings.default_agent
@@ -44,24 +52,58 @@ def run_chat(
     if spec is None:
         raise UnknownAgent(name, catalogue.names)
     with _model_server_for(spec, settings) as effective:
-        return asyncio.run(_chat(spec, effective, messages))
+        return asyncio.run(_chat(spec, effective, messages, _subject(spec, subject)))
 
 
-async def _chat(spec: AgentSpec, settings: Settings, messages: list[str] | None) -> int:
-    toolsets = await start_toolsets(spec.mcp, data_dir=settings.data_dir) if spec.mcp else []
+#: the organisation a terminal chat's memories belong to (no API, no organisation)
+LOCAL_ORG = "local"
+
+
+def _subject(spec: AgentSpec, given: str | None) -> Subject | None:
+    if not spec.memory.enabled:
+        return None
+    if given is None:
+        print("(memory is on for this agent; pass --subject identity:<you> to use it)", file=sys.stderr)
+        return None
     try:
-        return await _converse(spec, settings, messages, toolsets)
+        return Subject.parse(given)
+    except ValueError as e:
+        raise ConfigError(f"--subject: {e}") from None
+
+
+async def _chat(
+    spec: AgentSpec, settings: Settings, messages: list[str] | None, subject: Subject | None
+) -> int:
+    toolsets = await start_toolsets(spec.mcp, data_dir=settings.data_dir) if spec.mcp else []
+    service = MemoryService.from_settings(settings) if subject is not None else None
+    memory = None
+    if service is not None and subject is not None:
+        conversation = f"chat-{int(time.time())}"
+        memory = ConversationMemory(
+            service=service, spec=spec, org_id=LOCAL_ORG, subject=subject, conversation=conversation
+        )
+    try:
+        return await _converse(spec, settings, messages, toolsets, memory)
     finally:
+        if memory is not None and service is not None:
+            await memory.finish()
+            await service.aclose()
         for toolset in toolsets:
             await toolset.aclose()
 
 
 async def _converse(
-    spec: AgentSpec, settings: Settings, messages: list[str] | None, toolsets: list[MCPServerToolset]
+    spec: AgentSpec,
+    settings: Settings,
+    messages: list[str] | None,
+    toolsets: list[MCPServerToolset],
+    memory: ConversationMemory | None,
 ) -> int:
+    known = await memory.start() if memory is not None else ""
     session = build_session(spec, settings=settings, vad_model=None, text_only=True, tools=toolsets)
     async with session:
-        await session.start(agent=build_agent(spec))
+        agent = build_agent(spec, memory=memory, known=known)
+        await session.start(agent=agent)
         if spec.greeting:
             print(f"{spec.name}> {spec.greeting}")
         scripted = list(messages) if messages is not None else None
@@ -81,27 +123,48 @@ async def _converse(
                 return 0
             if not text.strip():
                 continue
-            result: RunResult[None] = await session.run(user_input=text)
-            for ev in result.events:
-                if isinstance(ev, FunctionCallEvent):
-                    print(f"  [tool] {ev.item.name}({ev.item.arguments})")
-                elif isinstance(ev, FunctionCallOutputEvent):
-                    print(f"  [tool result] {ev.item.output}")
-                elif isinstance(ev, ChatMessageEvent) and ev.item.role == "assistant":
-                    print(f"{spec.name}> {ev.item.text_content or ''}")
+            if memory is not None:  # typed turns skip on_user_turn_completed: remember and recall here
+                await _recall_into(agent, memory, text)
+            _print_events(spec, await session.run(user_input=text))
+
+
+def _print_events(spec: AgentSpec, result: RunResult[None]) -> None:
+    for ev in result.events:
+        if isinstance(ev, FunctionCallEvent):
+            print(f"  [tool] {ev.item.name}({ev.item.arguments})")
+        elif isinstance(ev, FunctionCallOutputEvent):
+            print(f"  [tool result] {ev.item.output}")
+        elif isinstance(ev, ChatMessageEvent) and ev.item.role == "assistant":
+            print(f"{spec.name}> {ev.item.text_content or ''}")
+
+
+async def _recall_into(agent: Agent, memory: ConversationMemory, text: str) -> None:
+    memory.record_user_turn(text)
+    note = await memory.context_for(text)
+    if note:
+        ctx = agent.chat_ctx.copy()
+        ctx.add_message(role="system", content=note)
+        await agent.update_chat_ctx(ctx)
 
 
 @contextlib.contextmanager
 def _model_server_for(spec: AgentSpec, settings: Settings) -> Iterator[Settings]:
-    """Yield settings whose model server is reachable, starting an LLM-only one if needed."""
-    if not isinstance(spec.llm, LocalLLM) or spec.langgraph or _healthy(settings.models_base_url):
+    """Yield settings whose model server is reachable, starting one (LLM and/or embeddings for
+    memory) if needed."""
+    needed = []
+    if isinstance(spec.llm, LocalLLM) and not spec.langgraph:
+        needed.append("llm")
+    if spec.memory.enabled and not settings.memory_embeddings_url:
+        needed.append("embeddings")
+    if not needed or _healthy(settings.models_base_url):
         yield settings
         return
     port = _free_port()
     env = dict(os.environ, AURALINK_MODELS_PORT=str(port), AURALINK_MODELS_URL="")
     print(f"(starting the local model server on port {port} for this chat…)", file=sys.stderr)
+    only = ",".join(needed)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "auralink", "models", "serve", "--only", "llm", "--port", str(port)],
+        [sys.executable, "-m", "auralink", "models", "serve", "--only", only, "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

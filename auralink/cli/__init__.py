@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("agent", nargs="?", help="agent name (default: AURALINK_DEFAULT_AGENT)")
     chat.add_argument("--agents", type=Path, help="catalogue file (default: agents.yaml)")
     chat.add_argument("-m", "--message", action="append", help="send this message and exit (repeatable)")
+    chat.add_argument(
+        "--subject",
+        help="who you are to the agent's memory: identity:<id>, phone:<number> or member:<id>",
+    )
 
     agents = sub.add_parser("agents", help="work with the agent catalogue")
     asub = agents.add_subparsers(dest="agents_command", required=True, metavar="SUBCOMMAND")
@@ -140,7 +144,13 @@ def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR09
         case "chat":
             from auralink.agents.chat import run_chat
 
-            return run_chat(settings, agent=args.agent, agents_file=args.agents, messages=args.message)
+            return run_chat(
+                settings,
+                agent=args.agent,
+                agents_file=args.agents,
+                messages=args.message,
+                subject=args.subject,
+            )
         case "agents" if args.agents_command in AGENT_API_COMMANDS:
             return run(args, settings)
         case command if command in MANAGE_COMMANDS:

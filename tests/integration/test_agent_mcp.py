@@ -8,20 +8,16 @@ that setup installed, which writes the entity to its file under the data folder.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp import web
 
-from auralink.testing.ports import free_port
+from auralink.testing.scripted_llm import ScriptedLLM
 
 pytestmark = pytest.mark.integration
 
@@ -30,70 +26,18 @@ REPO = Path(__file__).resolve().parents[2]
 ENTITY = {"name": "Ada", "entityType": "person", "observations": ["likes green tea"]}
 
 
-class ScriptedLLM:
-    """/v1/chat/completions that streams a tool call first, then text once the tool answered."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-
-    async def completions(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.requests.append(body)
-        answered = any(m.get("role") == "tool" for m in body.get("messages", []))
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-
-        async def send(delta: dict[str, Any], finish: str | None = None) -> None:
-            chunk = {
-                "id": "chatcmpl-test",
-                "object": "chat.completion.chunk",
-                "created": 0,
-                "model": body.get("model", "scripted"),
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            }
-            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-
-        if answered:
-            await send({"role": "assistant", "content": "I saved that Ada likes green tea."})
-            await send({}, "stop")
-        else:
-            call = {
-                "index": 0,
-                "id": "call_1",
-                "type": "function",
-                "function": {"name": "create_entities", "arguments": json.dumps({"entities": [ENTITY]})},
-            }
-            await send({"role": "assistant", "tool_calls": [call]})
-            await send({}, "tool_calls")
-        await response.write(b"data: [DONE]\n\n")
-        return response
-
-
 @pytest.fixture
-def scripted_llm() -> Iterator[tuple[str, ScriptedLLM]]:
-    llm = ScriptedLLM()
-    port = free_port()
-    loop = asyncio.new_event_loop()
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", llm.completions)
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/v1", llm
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
+def scripted_llm() -> Iterator[ScriptedLLM]:
+    reply = "I saved that Ada likes green tea."
+    with ScriptedLLM.serve(reply=reply, tool_call=("create_entities", {"entities": [ENTITY]})) as llm:
+        yield llm
 
 
 def test_an_agent_stores_a_fact_through_the_memory_mcp_server(
-    scripted_llm: tuple[str, ScriptedLLM], tmp_path: Path
+    scripted_llm: ScriptedLLM, tmp_path: Path
 ) -> None:
-    base_url, llm = scripted_llm
+    llm = scripted_llm
+    base_url = llm.base_url
     catalogue = tmp_path / "agents.yaml"
     catalogue.write_text(
         f"""\
