@@ -34,7 +34,7 @@ from auralink.mcp import MCPServerToolset, start_toolsets
 from auralink.memory import MemoryService, Subject
 
 from .agent import build_agent
-from .memory import ConversationMemory
+from .memory import LOCAL_ORG, ConversationMemory
 from .session import build_session
 
 
@@ -53,10 +53,6 @@ def run_chat(
         raise UnknownAgent(name, catalogue.names)
     with _model_server_for(spec, settings) as effective:
         return asyncio.run(_chat(spec, effective, messages, _subject(spec, subject)))
-
-
-#: the organisation a terminal chat's memories belong to (no API, no organisation)
-LOCAL_ORG = "local"
 
 
 def _subject(spec: AgentSpec, given: str | None) -> Subject | None:

@@ -13,7 +13,7 @@ per user turn, and what it keeps at the end (auralink.memory does the storing an
 
 from __future__ import annotations
 
-__all__ = ["ConversationMemory", "MemoryAgentMixin", "with_memory"]
+__all__ = ["LOCAL_ORG", "ConversationMemory", "MemoryAgentMixin", "with_memory"]
 
 import logging
 import time
@@ -26,6 +26,9 @@ from auralink.core import AgentSpec
 from auralink.memory import MemoryRecord, MemoryScope, MemoryService, Profile, Subject
 
 logger = logging.getLogger("auralink.agents")
+
+#: the organisation of memories made outside any (a terminal chat, a dev-page call)
+LOCAL_ORG = "local"
 
 #: the longest a per-turn recall may hold up the reply before it is skipped for that turn
 _RECALL_BUDGET_S = 0.25

@@ -35,8 +35,10 @@ from auralink.core import (
     load_catalogue,
 )
 from auralink.mcp import MCPServerToolset, start_toolsets
+from auralink.memory import MemoryService, Subject
 
 from .agent import build_agent
+from .memory import LOCAL_ORG, ConversationMemory
 from .reporting import CallReporter, open_reporter, speaker_of, watch_session
 from .session import build_session
 
@@ -153,6 +155,9 @@ async def entrypoint(ctx: JobContext) -> None:
     if vad_model is not None:  # one job per process: tune the prewarmed VAD for this agent
         vad_model.update_options(min_silence_duration=spec.turn.vad_silence_s)
     await ctx.connect()
+    memory = await _job_memory(ctx, spec, settings) if spec.memory.enabled else None
+    if memory is not None:
+        agent = build_agent(spec, memory=memory, known=await _known(memory))
     # transcript lines, latency, usage and errors go to the API off the hot path (reporting.py)
     reporter = await open_reporter(ctx, settings, agent=spec.name)
     if reporter is not None:
@@ -172,6 +177,49 @@ async def entrypoint(ctx: JobContext) -> None:
     )
     if spec.greeting:
         session.say(spec.greeting)
+
+
+async def _job_memory(ctx: JobContext, spec: AgentSpec, settings: Settings) -> ConversationMemory | None:
+    """This call's memory, keyed by the caller (phone number for SIP callers, else identity),
+    in the organisation the dispatch names; None (the call goes on without) if it cannot open."""
+    try:
+        participant = await asyncio.wait_for(ctx.wait_for_participant(), timeout=10)
+    except TimeoutError:
+        logger.warning("memory: nobody joined within 10 s; this call goes without memory")
+        return None
+    phone = participant.attributes.get("sip.phoneNumber", "")
+    subject = Subject("phone", phone) if phone else Subject("identity", participant.identity)
+    try:
+        org = json.loads(ctx.job.metadata or "{}").get("org") or LOCAL_ORG
+    except (json.JSONDecodeError, AttributeError):
+        org = LOCAL_ORG
+    try:
+        service = MemoryService.from_settings(settings)
+    except Exception as e:  # a bad setting or a store that will not open: the call goes on
+        logger.warning("memory: cannot open the store (%s); this call goes without memory", type(e).__name__)
+        return None
+    memory = ConversationMemory(
+        service=service, spec=spec, org_id=str(org), subject=subject, conversation=ctx.room.name
+    )
+
+    async def finish() -> None:  # runs when the job ends: extract and keep, then close
+        try:
+            await memory.finish()
+        except Exception as e:
+            logger.warning("memory: keeping this conversation failed: %s", type(e).__name__)
+        finally:
+            await service.aclose()
+
+    ctx.add_shutdown_callback(finish)
+    return memory
+
+
+async def _known(memory: ConversationMemory) -> str:
+    try:
+        return await memory.start()
+    except Exception as e:  # an unreachable embeddings server must not stop the call
+        logger.warning("memory: prefetch failed (%s); starting without the profile", type(e).__name__)
+        return ""
 
 
 def _publish_turn_reports(

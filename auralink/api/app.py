@@ -31,6 +31,7 @@ from .catalogue import CatalogueCache
 from .db import Database, upgrade
 from .errors import install_error_handlers
 from .gdpr import ErasableRegistry
+from .gdpr.memory import MemoryErasable
 from .limits import BodySizeLimit
 from .linkcache import LinkCache
 from .livekit_client import http_url, livekit_credentials, open_livekit_api
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     app.state.link_cache = LinkCache(ttl_s=settings.link_cache_ttl_s)
     # stores outside the API's tables (memory, recordings) register here for GDPR export/erase
     app.state.erasables = ErasableRegistry()
+    app.state.erasables.register("memories", MemoryErasable(settings=settings))
     install_error_handlers(app)
     install_usage(app, settings)  # a bad AURALINK_PLANS_FILE fails here, naming the field
     install_openapi(app)
