@@ -35,6 +35,7 @@ from .gdpr.memory import MemoryErasable
 from .limits import BodySizeLimit
 from .linkcache import LinkCache
 from .livekit_client import http_url, livekit_credentials, open_livekit_api
+from .memories import MemoryHandle
 from .metrics import ApiMetrics, MetricsMiddleware
 from .openapi import install_openapi
 from .ratelimit import (
@@ -93,7 +94,16 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
             app.state.database, app.state.livekit, app.state.webhooks = None, None, None
             app.state.redis, app.state.ratelimiter, app.state.usage = None, None, None
             # in reverse order of opening; the usage meter writes the last API-call counts
-            closers = (app.state.link_cache, usage, dispatcher, limiter, redis, client, database)
+            closers = (
+                app.state.link_cache,
+                app.state.memories,
+                usage,
+                dispatcher,
+                limiter,
+                redis,
+                client,
+                database,
+            )
             for resource in closers:
                 if resource is not None:
                     await resource.aclose()
@@ -107,6 +117,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalogue = CatalogueCache(path=settings.agents_file)
     app.state.link_cache = LinkCache(ttl_s=settings.link_cache_ttl_s)
+    app.state.memories = MemoryHandle(settings=settings)
     # stores outside the API's tables (memory, recordings) register here for GDPR export/erase
     app.state.erasables = ErasableRegistry()
     app.state.erasables.register("memories", MemoryErasable(settings=settings))

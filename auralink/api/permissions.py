@@ -73,6 +73,8 @@ class Action(StrEnum):
     AUDIT_READ = "audit:read"
     GDPR_EXPORT = "gdpr:export"
     GDPR_ERASE = "gdpr:erase"
+    MEMORIES_READ = "memories:read"
+    MEMORIES_WRITE = "memories:write"
 
 
 _EVERYONE = frozenset(Role)
@@ -116,6 +118,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.AUDIT_READ: _MANAGERS,
     Action.GDPR_EXPORT: _MANAGERS,
     Action.GDPR_ERASE: _MANAGERS,
+    Action.MEMORIES_READ: _BUILDERS,
+    Action.MEMORIES_WRITE: _BUILDERS,
 }
 
 _DESCRIPTIONS: dict[Action, str] = {
@@ -154,6 +158,8 @@ _DESCRIPTIONS: dict[Action, str] = {
     Action.AUDIT_READ: "read and filter the audit log, check its hash chain",
     Action.GDPR_EXPORT: "export everything stored about a subject (a sensitive read, audited)",
     Action.GDPR_ERASE: "erase everything stored about a subject",
+    Action.MEMORIES_READ: "list and search a subject's long-term memories (a sensitive read, audited)",
+    Action.MEMORIES_WRITE: "add a memory about a subject, delete one, or forget a subject",
 }
 
 
