@@ -12,6 +12,7 @@ from livekit.agents import Agent
 from auralink.core import AgentSpec, ConfigError
 
 from .memory import ConversationMemory, with_memory
+from .memory_tools import memory_tools
 from .tools import build_tools
 
 
@@ -20,8 +21,9 @@ def build_agent(spec: AgentSpec, *, memory: ConversationMemory | None = None, kn
 
     With ``class: module:Class`` the bot builder's ``Agent`` subclass is used; it is constructed
     with ``instructions=`` and ``tools=`` keywords and keeps its own ``@function_tool`` methods.
-    With ``memory`` the class recalls memories on every user turn (:mod:`.memory`) and ``known``
-    (the prefetched profile) is added to the instructions.
+    With ``memory`` the class recalls memories on every user turn (:mod:`.memory`), ``known``
+    (the prefetched profile) is added to the instructions, and the agent gets the ``remember``,
+    ``recall`` and ``forget`` tools (:mod:`.memory_tools`).
     """
     tools = build_tools(spec.tools)
     instructions = f"{spec.instructions}\n\n{known}" if known else spec.instructions
@@ -33,6 +35,9 @@ def build_agent(spec: AgentSpec, *, memory: ConversationMemory | None = None, kn
         cls = found
     if memory is not None:
         cls = with_memory(cls)
+        # remember / recall / forget, unless the spec or the class already has a tool of that name
+        taken = {_tool_name(t) for t in tools} | set(dir(cls))
+        tools += [t for t in memory_tools(memory) if t.info.name not in taken]
     try:
         agent = cls(instructions=instructions, tools=tools)
     except TypeError as e:
@@ -42,6 +47,11 @@ def build_agent(spec: AgentSpec, *, memory: ConversationMemory | None = None, kn
     if memory is not None:
         agent.auralink_memory = memory  # type: ignore[attr-defined]
     return agent
+
+
+def _tool_name(tool: Any) -> str:
+    info = getattr(tool, "info", None)
+    return str(getattr(info, "name", "") or getattr(tool, "__name__", ""))
 
 
 def load_graph(ref: str) -> Any:

@@ -5,6 +5,8 @@ profile = await memory.prefetch(scope)                      # session start
 hits = await memory.recall(scope, utterance, top_k=5, profile=profile)   # each user turn
 memory.record_turn(record)                                  # never blocks
 await memory.remember_conversation(org_id=..., subject=..., user_turns=[...], summary=...)
+await memory.remember(org_id=..., subject=..., item=Extracted("fact", "My name is Ada.", slot="name"))
+await memory.forget_ids(org_id, subject, [record_id, ...])  # only that subject's
 await memory.forget_subject(org_id, subject)                # erasure
 await memory.aclose()
 """
@@ -26,7 +28,7 @@ from .base import Embedder, MemoryStore
 from .chroma import ChromaMemoryStore, Layout
 from .dedupe import DEFAULT_THRESHOLD, plan_upserts
 from .embeddings import CachedEmbedder, HttpEmbedder
-from .extraction import Extractor, LLMExtractor, RuleExtractor
+from .extraction import Extracted, Extractor, LLMExtractor, RuleExtractor
 from .retrieval import Profile, Retriever
 from .types import MemoryKind, MemoryRecord, MemoryScope, ScoredMemory
 from .writer import MemoryWriter
@@ -138,6 +140,24 @@ class MemoryService:
         logger.info("memory: stored %s records for conversation %s", len(records), conversation or "-")
         return records
 
+    async def remember(
+        self, *, org_id: str, subject: str, item: Extracted, agent: str = "", conversation: str = ""
+    ) -> MemoryRecord:
+        """Store one fact or preference now, merged with what is stored like an extracted one
+        (same slot or a near-identical statement: the stored record is updated, not duplicated)."""
+        records, vectors = await plan_upserts(
+            store=self.store,
+            embedder=self.embedder,
+            org_id=org_id,
+            subject=subject,
+            items=[item],
+            agent=agent,
+            conversation=conversation,
+            threshold=self.dedupe_threshold,
+        )
+        await self.store.upsert(records, vectors=vectors)
+        return records[0]
+
     # ------------------------------------------------------------------ subject rights
     async def forget_subject(self, org_id: str, subject: str) -> int:
         """Erase everything of one subject, including records still queued for writing."""
@@ -146,6 +166,15 @@ class MemoryService:
         if isinstance(self.embedder, CachedEmbedder):
             self.embedder.clear()  # cached utterances may be theirs
         return queued + stored
+
+    async def forget_ids(self, org_id: str, subject: str, ids: Sequence[str]) -> int:
+        """Delete those of ``ids`` that are memories of this subject in this organisation; ids of
+        anyone else's memories are ignored. Returns how many were deleted."""
+        await self.writer.flush()
+        theirs = {r.id for r in await self.store.export(org_id, subject)}
+        doomed = [i for i in dict.fromkeys(ids) if i in theirs]
+        await self.store.delete(org_id, doomed)
+        return len(doomed)
 
     async def export(self, org_id: str, subject: str) -> list[dict[str, Any]]:
         await self.writer.flush()
