@@ -35,6 +35,7 @@ from .gdpr.memory import MemoryErasable
 from .limits import BodySizeLimit
 from .linkcache import LinkCache
 from .livekit_client import http_url, livekit_credentials, open_livekit_api
+from .mcp_server import mount_mcp
 from .memories import MemoryHandle
 from .metrics import ApiMetrics, MetricsMiddleware
 from .openapi import install_openapi
@@ -89,7 +90,8 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
         app.state.database, app.state.livekit, app.state.webhooks = database, client, dispatcher
         app.state.redis, app.state.ratelimiter, app.state.usage = redis, limiter, usage
         try:
-            yield
+            async with mcp.running():  # MCP sessions end before what they read from closes
+                yield
         finally:
             app.state.database, app.state.livekit, app.state.webhooks = None, None, None
             app.state.redis, app.state.ratelimiter, app.state.usage = None, None, None
@@ -132,6 +134,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for module in routes.ALL:
         app.include_router(module.router)
+    mcp = mount_mcp(app, settings)  # AuraLink's own MCP server at /mcp (API keys only)
     mount_page(app, web_dist if web_dist is not None else default_web_dist())
     return app
 

@@ -12,6 +12,7 @@ auralink keys               print (and create) the dev LiveKit keys
 auralink db upgrade         bring the API's database to the newest schema
 auralink org create         create an organisation and its owner (password read from a prompt)
 auralink audit verify       check the audit log's hash chain (exit 1 if it is broken)
+auralink mcp serve          AuraLink's own MCP server on stdio (memories, transcripts; AURALINK_API_KEY)
 
 Over the API (AURALINK_API_URL, AURALINK_API_KEY):
 auralink api-keys|links|calls|webhooks|usage VERB ...
@@ -95,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the management API's audit log")
     auditsub = audit.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
     auditsub.add_parser("verify", help="walk the hash chain; print OK and the head hash, or the first break")
+
+    mcp = sub.add_parser("mcp", help="AuraLink's own MCP server (memories, call transcripts and summaries)")
+    mcpsub = mcp.add_subparsers(dest="mcp_command", required=True, metavar="SUBCOMMAND")
+    mcpsub.add_parser("serve", help="serve MCP on stdio for the API key in AURALINK_API_KEY")
     return p
 
 
@@ -183,6 +188,10 @@ def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR09
             from .audit_cmds import verify
 
             return verify(settings)
+        case "mcp":
+            from .mcp_cmds import serve as serve_mcp
+
+            return serve_mcp(settings)
     return 2
 
 
