@@ -4,7 +4,9 @@ A real API process (the ``live_api`` fixture: ``auralink api`` with livekit-serv
 SQLite in a temp folder) is started once; schemathesis reads ``/openapi.json`` from it and, for every operation, sends a
 bounded number of generated requests (valid and invalid bodies, odd ids, odd query strings)
 as an organisation's owner. Every answer must be something other than a server error, and
-must match the response schema the operation documents.
+must match the response schema the operation documents. No answer may be a 500; another 5xx
+only where the operation documents it (the live process runs no model server, so routes that
+need embeddings answer their documented 502).
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ def api_schema(live_api: LiveApi) -> Any:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+def no_server_error_but_documented_upstream_ones(ctx: Any, response: Any, case: Any) -> None:
+    """No 500 ever; another 5xx only where the operation documents it (a 502 when the embeddings
+    endpoint is down, a 503 when the database is): those say an upstream failed, not a bug."""
+    status = int(response.status_code)
+    if status < 500:
+        return
+    documented = {str(code) for code in case.operation.definition.raw.get("responses", {})}
+    if status == 500 or str(status) not in documented:
+        raise AssertionError(f"{case.operation.label} answered {status}: {response.text[:300]}")
+
+
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES,
@@ -44,7 +57,7 @@ def test_no_server_errors_and_answers_match_the_schema(case: Any, live_api: Live
         base_url=live_api.url,
         headers={"Authorization": f"Bearer {live_api.key}"},
         checks=[
-            schemathesis.checks.not_a_server_error,
+            no_server_error_but_documented_upstream_ones,
             schemathesis.checks.response_schema_conformance,
             schemathesis.checks.content_type_conformance,
         ],

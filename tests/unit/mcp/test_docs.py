@@ -12,7 +12,7 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "mcp.md"
 
 def test_every_yaml_example_in_the_mcp_docs_validates() -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.S)
-    assert len(blocks) == 3
+    assert len(blocks) >= 3
     presets: set[str] = set()
     for block in blocks:
         for agent in parse_catalogue(block).agents:
