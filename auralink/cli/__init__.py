@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="run the whole local stack and print the page URL")
     up.add_argument("--no-worker", action="store_true", help="start everything but the agent worker")
-    up.add_argument("--services", help="comma-separated subset: redis,livekit,models,worker,api")
+    up.add_argument("--services", help="comma-separated subset: redis,livekit,chroma,models,worker,api")
 
     sub.add_parser("worker", help="run the agent worker (LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET)")
 

@@ -44,7 +44,7 @@ from pydantic.fields import FieldInfo
 
 from auralink.core import ServiceFailed, Settings
 
-SERVICE_NAMES: tuple[str, ...] = ("redis", "livekit", "models", "worker", "api")
+SERVICE_NAMES: tuple[str, ...] = ("redis", "livekit", "chroma", "models", "worker", "api")
 """Every service ``auralink up`` knows, in dependency order."""
 
 HealthCheck = Callable[[], bool]
@@ -268,6 +268,25 @@ def default_specs(settings: Settings, *, run_dir: Path, names: Sequence[str]) ->
                     s, with_redis="redis" in names, with_api="api" in names
                 )
             },
+        ),
+        # the memory store as a server: every call is a job process of its own, and the API reads
+        # the same memories; one Chroma server keeps them consistent (same folder as embedded)
+        "chroma": lambda: ServiceSpec(
+            name="chroma",
+            argv=(
+                str(Path(py).parent / "chroma"),
+                "run",
+                "--path",
+                str(s.memory_dir.absolute()),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(s.chroma_port),
+            ),
+            health=http_ok(f"http://127.0.0.1:{s.chroma_port}/api/v2/heartbeat"),
+            ports=(PortNeed(port=s.chroma_port, setting=env_name("chroma_port")),),
+            url=f"http://127.0.0.1:{s.chroma_port}",
+            start_timeout=60.0,
         ),
         "models": lambda: ServiceSpec(
             name="models",

@@ -39,6 +39,7 @@ _PORT_FIELDS = (
     "redis_port",
     "livekit_port",
     "livekit_rtc_tcp_port",
+    "chroma_port",
     "models_port",
     "piper_port",
     "worker_port",
@@ -236,6 +237,10 @@ class Stack:
         if local_specs and "livekit" in names:
             port = update.get("livekit_port", settings.livekit_port)
             update["livekit_url"] = f"ws://127.0.0.1:{port}"
+        if local_specs and "chroma" in names:  # the stack's processes share its memory server
+            port = update.get("chroma_port", settings.chroma_port)
+            update["chroma_url"] = f"http://127.0.0.1:{port}"
+            update["memory_backend"] = "http"
         if local_specs and "worker" in names and settings.worker_ready_file is None:
             update["worker_ready_file"] = (run_dir / "worker.ready").absolute()
         return settings.model_copy(update=update) if update else settings

@@ -170,6 +170,10 @@ class Settings(BaseSettings):
     chroma_url: str = Field(
         default="http://127.0.0.1:8000", description="the Chroma server when AURALINK_MEMORY_BACKEND=http"
     )
+    chroma_port: int = Field(
+        default=8813,
+        description="port of the Chroma server `auralink up` runs (its processes then use the http backend)",
+    )
     memory_embeddings_url: str | None = Field(
         default=None,
         description="OpenAI-compatible base URL (…/v1) for memory embeddings; the model server if unset",

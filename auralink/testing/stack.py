@@ -33,6 +33,7 @@ def private_stack_settings(data_dir: Path, *, agents_file: Path, idle_processes:
         livekit_udp_port_end=udp + 150,
         redis_port=free_port(),
         models_port=free_port(),
+        chroma_port=free_port(),
         piper_port=free_port(),
         api_port=free_port(),
         worker_port=free_port(),
