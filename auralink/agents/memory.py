@@ -91,7 +91,13 @@ class ConversationMemory:
         )
 
     async def finish(self) -> int:
-        """Extract and merge facts from this conversation's user lines; how many were kept."""
+        """Extract and merge facts from this conversation's user lines (how many were kept), then
+        drop the subject's memories older than the agent's ``memory.retention_days``."""
+        days = self.spec.memory.retention_days
+        if days is not None:
+            expired = await self.service.expire_subject(self.org_id, self.subject.key, retention_days=days)
+            if expired:
+                logger.info("memory: %d memories past %d days' retention removed", expired, days)
         if not self.user_turns:
             return 0
         kept = await self.service.remember_conversation(

@@ -176,6 +176,18 @@ class MemoryService:
         await self.store.delete(org_id, doomed)
         return len(doomed)
 
+    async def expire_subject(
+        self, org_id: str, subject: str, *, retention_days: int, now: float | None = None
+    ) -> int:
+        """Delete this subject's memories last changed more than ``retention_days`` ago (an
+        agent's ``memory.retention_days``); how many went."""
+        cutoff = (now if now is not None else time.time()) - retention_days * 86400
+        records = await self.store.export(org_id, subject)
+        old = [r.id for r in records if max(r.created_at, r.updated_at) < cutoff]
+        if old:
+            await self.store.delete(org_id, old)
+        return len(old)
+
     async def export(self, org_id: str, subject: str) -> list[dict[str, Any]]:
         await self.writer.flush()
         return [r.to_export() for r in await self.store.export(org_id, subject)]

@@ -78,3 +78,19 @@ async def test_retention_purge_by_days(service: MemoryService) -> None:
     )
     assert await service.purge_expired(retention_days=30, org_id=ORG) == 1
     assert [e["text"] for e in await service.export(ORG, WHO)] == ["new"]
+
+
+async def test_a_subjects_memories_past_retention_go_and_nobody_elses(service: MemoryService) -> None:
+    await service.store.add(
+        [
+            MemoryRecord(org_id=ORG, subject=WHO, kind="fact", text="old fact", created_at=1_000.0),
+            MemoryRecord(org_id=ORG, subject=WHO, kind="fact", text="old but updated", created_at=1_000.0),
+            MemoryRecord(org_id=ORG, subject=WHO, kind="fact", text="new fact"),
+            MemoryRecord(org_id=ORG, subject="identity:bob", kind="fact", text="bob's old", created_at=1_000.0),
+        ]
+    )
+    updated = next(r for r in await service.store.export(ORG, WHO) if r.text == "old but updated")
+    await service.store.upsert([updated.updated(updated_at=9e9)])
+    assert await service.expire_subject(ORG, WHO, retention_days=30) == 1
+    assert sorted(e["text"] for e in await service.export(ORG, WHO)) == ["new fact", "old but updated"]
+    assert [e["text"] for e in await service.export(ORG, "identity:bob")] == ["bob's old"]
