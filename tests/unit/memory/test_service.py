@@ -86,7 +86,9 @@ async def test_a_subjects_memories_past_retention_go_and_nobody_elses(service: M
             MemoryRecord(org_id=ORG, subject=WHO, kind="fact", text="old fact", created_at=1_000.0),
             MemoryRecord(org_id=ORG, subject=WHO, kind="fact", text="old but updated", created_at=1_000.0),
             MemoryRecord(org_id=ORG, subject=WHO, kind="fact", text="new fact"),
-            MemoryRecord(org_id=ORG, subject="identity:bob", kind="fact", text="bob's old", created_at=1_000.0),
+            MemoryRecord(
+                org_id=ORG, subject="identity:bob", kind="fact", text="bob's old", created_at=1_000.0
+            ),
         ]
     )
     updated = next(r for r in await service.store.export(ORG, WHO) if r.text == "old but updated")
