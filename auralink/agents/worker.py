@@ -34,6 +34,7 @@ from auralink.core import (
     get_settings,
     load_catalogue,
 )
+from auralink.core.catalogue import dotted_path, spec_problems
 from auralink.mcp import MCPServerToolset, start_toolsets
 from auralink.memory import MemoryService, Subject
 
@@ -71,27 +72,12 @@ def resolve_spec(metadata: str | None, settings: Settings) -> AgentSpec:
                 f"dispatch metadata of agent {name!r}: `spec` must be a JSON object (an AgentSpec)"
             )
 
-        def field(err: Any) -> str:
-            # the path as written in the spec: pydantic's union tags ('openai', ...) are not keys
-            loc: tuple[str | int, ...] = tuple(err["loc"])
-            parts: list[str] = []
-            cur: Any = raw
-            for i, part in enumerate(loc):
-                if isinstance(cur, dict) and part in cur:
-                    cur = cur[part]
-                elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
-                    cur = cur[part]
-                elif i != len(loc) - 1:
-                    continue
-                parts.append(str(part))
-            if err["type"] in {"union_tag_invalid", "union_tag_not_found"}:
-                parts.append("provider")
-            return ".".join(parts) or "spec"
-
         try:
             spec = AgentSpec.model_validate(raw)
         except ValidationError as e:
-            problems = "; ".join(f"{field(err)}: {err['msg']}" for err in e.errors())
+            problems = "; ".join(
+                f"{dotted_path(path) or 'spec'}: {msg}" for path, msg in spec_problems(e, raw)
+            )
             raise ConfigError(
                 f"the spec of agent {name!r} in the dispatch metadata is not valid: {problems}"
             ) from None

@@ -46,6 +46,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auralink.core import AgentSpec, Catalogue, ConfigError
+from auralink.core.catalogue import spec_problems
 
 from .catalogue import CatalogueCache
 from .db import AgentRecord, AgentVersion, Organisation, new_id, utcnow
@@ -105,38 +106,6 @@ def spec_json(spec: AgentSpec) -> dict[str, Any]:
 _Loc = tuple[str | int, ...]
 
 
-def _data_path(loc: _Loc, data: Any) -> _Loc:
-    """Follow a pydantic error location through the data, dropping the union tags it inserts."""
-    out: list[str | int] = []
-    cur: Any = data
-    for part in loc:
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-            out.append(part)
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
-            cur = cur[part]
-            out.append(part)
-        elif isinstance(cur, dict) and isinstance(part, str) and len(out) == len(loc) - 1:
-            out.append(part)  # a missing or unknown key is the last word of the location
-            cur = None
-        # else: a tag pydantic inserted ('openai', 'function-after', ...): not in the data
-    return tuple(out)
-
-
-def _message(err: Mapping[str, Any]) -> str:
-    kind, msg = err["type"], str(err["msg"])
-    if kind == "missing":
-        return "this field is required"
-    if kind == "extra_forbidden":
-        return "unknown field (check the spelling; see docs/agents-yaml.md)"
-    if kind == "union_tag_invalid":
-        ctx = err.get("ctx", {})
-        return f"unknown provider {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags', '')}"
-    if kind == "union_tag_not_found":
-        return "missing `provider`"
-    return msg.removeprefix("Value error, ")
-
-
 def parse_spec(data: Any, *, loc: _Loc = ("body",)) -> AgentSpec:
     """Validate an AgentSpec given as JSON; a bad one is a 422 naming each field (``llm.provider``)."""
     if not isinstance(data, dict):
@@ -146,12 +115,7 @@ def parse_spec(data: Any, *, loc: _Loc = ("body",)) -> AgentSpec:
     try:
         return AgentSpec.model_validate(data)
     except ValidationError as e:
-        errors = []
-        for err in e.errors():
-            path = _data_path(tuple(err["loc"]), data)
-            if err["type"] in {"union_tag_invalid", "union_tag_not_found"}:
-                path = (*path, "provider")
-            errors.append({"loc": (*loc, *path), "msg": _message(err), "type": err["type"]})
+        errors = [{"loc": (*loc, *path), "msg": message} for path, message in spec_problems(e, data)]
         raise RequestValidationError(errors) from None
 
 

@@ -6,7 +6,7 @@ is expected, e.g. ``agents.yaml:14: agents[1].llm.provider: expected one of 'loc
 
 from __future__ import annotations
 
-__all__ = ["check_credentials", "load_catalogue", "parse_catalogue"]
+__all__ = ["check_credentials", "dotted_path", "load_catalogue", "parse_catalogue", "spec_problems"]
 
 from pathlib import Path
 from typing import Any
@@ -90,10 +90,27 @@ def _index_lines(node: yaml.Node, path: _Path, out: dict[_Path, int]) -> None:
 
 
 def _issue(err: Any, lines: dict[_Path, int], data: Any, filename: str) -> SpecIssue:
+    path = _error_path(err, data)
+    return SpecIssue(filename, _nearest_line(path, lines), _dotted(path), _explain(err))
+
+
+def _error_path(err: Any, data: Any) -> _Path:
     path = _data_path(tuple(err["loc"]), data)
     if err["type"] in {"union_tag_invalid", "union_tag_not_found"}:
         path = (*path, "provider")
-    return SpecIssue(filename, _nearest_line(path, lines), _dotted(path), _explain(err))
+    return path
+
+
+def spec_problems(error: ValidationError, data: Any) -> list[tuple[_Path, str]]:
+    """Each problem of a spec that failed validation: its path as written in ``data`` (pydantic's
+    union tags left out, ``provider`` named for a bad one) and a message for a bot builder.
+    The same wording as ``auralink agents validate``, for the API and the worker."""
+    return [(_error_path(err, data), _explain(err)) for err in error.errors()]
+
+
+def dotted_path(path: _Path) -> str:
+    """``("mcp", 0, "command")`` -> ``mcp[0].command``."""
+    return _dotted(path)
 
 
 def _data_path(loc: _Path, data: Any) -> _Path:

@@ -58,7 +58,10 @@ def test_a_dispatch_naming_only_the_agent_runs_the_file_entry(settings: Settings
         ({"llm": {"provider": "gemini"}}, "llm.provider"),
         ({"llm": {"provider": "openai", "temperature": 9}}, "llm.temperature"),
         ({"colour": "red"}, "colour"),
-        ({"mcp": [{"name": "fs", "transport": "stdio"}]}, "mcp.0"),
+        (
+            {"mcp": [{"name": "fs", "transport": "stdio"}]},
+            r"mcp\[0\]",
+        ),  # the path as `auralink agents validate` writes it
     ],
 )
 def test_a_bad_spec_in_the_metadata_is_a_config_error_naming_the_field(
