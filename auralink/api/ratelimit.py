@@ -41,6 +41,7 @@ __all__ = [
     "RateLimiter",
     "RedisBuckets",
     "check_redis_url",
+    "is_api_path",
     "open_redis",
 ]
 
@@ -233,6 +234,14 @@ def _is_session_start(path: str, method: str) -> bool:
     return method == "POST" and len(parts) == 3 and parts[0] == "j" and parts[2] == "session"
 
 
+def is_api_path(path: str) -> bool:
+    """A request of the API proper, limited and metered per key: ``/v1/…`` (not LiveKit's signed
+    webhooks) and the MCP endpoint ``/mcp``."""
+    if path == "/mcp" or path.startswith("/mcp/"):
+        return True
+    return path.startswith("/v1/") and not path.startswith("/v1/livekit/")
+
+
 class RateLimitMiddleware:
     """Applies the limiter kept in ``app.state.ratelimiter`` (made in the lifespan)."""
 
@@ -247,7 +256,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path, method = str(scope.get("path", "")), str(scope.get("method", ""))
-        if path.startswith("/v1/") and not path.startswith("/v1/livekit/"):
+        if is_api_path(path):
             prefix = key_prefix(scope)
             if prefix is not None:
                 bucket, limit = f"key:{prefix}", limiter.key_limit(await _key_plan(scope))

@@ -1,7 +1,7 @@
 """Meters authenticated API calls and enforces the monthly API-call quota (429), per API key.
 
-Runs for ``/v1/...`` requests carrying a Bearer API key (not LiveKit's ``/v1/livekit/...``
-webhooks, not dashboard sessions: the dashboard's own calls are not billed). The key's
+Runs for ``/v1/...`` and ``/mcp`` requests carrying a Bearer API key (not LiveKit's
+``/v1/livekit/...`` webhooks, not dashboard sessions: the dashboard's own calls are not billed). The key's
 organisation and plan come from :class:`~auralink.api.usage.keys.KeyDirectory`. A request
 whose organisation has used its month's API calls is answered 429 with the quota body of
 :func:`~auralink.api.usage.quotas.quota_error_body` (``/v1/usage...`` stays open so the
@@ -18,6 +18,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auralink.api.db import utcnow
+from auralink.api.ratelimit import is_api_path
 
 from .keys import key_prefix
 from .periods import month_of
@@ -34,7 +35,7 @@ class UsageMiddleware:
         runtime = None
         if scope["type"] == "http":
             path = str(scope.get("path", ""))
-            if path.startswith("/v1/") and not path.startswith("/v1/livekit/") and "app" in scope:
+            if is_api_path(path) and "app" in scope:
                 runtime = getattr(scope["app"].state, "usage", None)
         prefix = key_prefix(scope) if isinstance(runtime, UsageRuntime) else None
         owner = await runtime.keys.lookup(prefix) if runtime is not None and prefix is not None else None

@@ -258,3 +258,12 @@ async def test_turning_rate_limits_off_turns_every_limit_off(tmp_path: Path) -> 
         codes = {(await anonymous.post("/v1/auth/login", json={"email": "x@y.test", "password": "p"})).status_code
                  for _ in range(5)}  # fmt: skip
         assert codes == {401}
+
+
+async def test_the_mcp_endpoint_is_limited_per_key_like_the_api(tmp_path: Path) -> None:
+    limits = {"rate_limit_per_minute": 6, "rate_limit_burst": 2}
+    async with open_api(sqlite_url(tmp_path), tmp_path, **limits) as api:
+        sdk = api.client(key=await _key(api))
+        codes = [(await sdk.post("/mcp", json={})).status_code for _ in range(3)]
+        assert codes[:2] != [429, 429] and codes[2] == 429, codes
+        assert (await sdk.get("/v1/keys")).status_code == 429  # one bucket per key, wherever it is used
