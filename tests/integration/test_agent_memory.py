@@ -30,7 +30,25 @@ def llm() -> Iterator[ScriptedLLM]:
         yield scripted
 
 
-def _chat(catalogue: Path, data: Path, subject: str, *messages: str) -> subprocess.CompletedProcess[str]:
+def keeper_catalogue(folder: Path, llm: ScriptedLLM) -> Path:
+    """agents.yaml with one agent, `keeper`: the scripted LLM, memory on."""
+    catalogue = folder / "agents.yaml"
+    catalogue.write_text(
+        f"""\
+version: 1
+agents:
+  - name: keeper
+    instructions: You are a friendly concierge.
+    llm: {{provider: openai, base_url: "{llm.base_url}", model: scripted, api_key_env: SCRIPTED_KEY}}
+    memory: {{enabled: true, top_k: 3}}
+""",
+        encoding="utf-8",
+    )
+    return catalogue
+
+
+def chat(catalogue: Path, data: Path, subject: str, *messages: str) -> subprocess.CompletedProcess[str]:
+    """`auralink chat keeper --subject …` with ``messages``, data in ``data``."""
     argv = [
         sys.executable,
         "-m",
@@ -57,28 +75,17 @@ def _chat(catalogue: Path, data: Path, subject: str, *messages: str) -> subproce
 def test_facts_from_one_conversation_reach_the_next_with_the_same_subject_only(
     llm: ScriptedLLM, tmp_path: Path
 ) -> None:
-    catalogue = tmp_path / "agents.yaml"
-    catalogue.write_text(
-        f"""\
-version: 1
-agents:
-  - name: keeper
-    instructions: You are a friendly concierge.
-    llm: {{provider: openai, base_url: "{llm.base_url}", model: scripted, api_key_env: SCRIPTED_KEY}}
-    memory: {{enabled: true, top_k: 3}}
-""",
-        encoding="utf-8",
-    )
+    catalogue = keeper_catalogue(tmp_path, llm)
     data = tmp_path / "data"
 
-    first = _chat(
+    first = chat(
         catalogue, data, "identity:ada", "Hi, my name is Ada.", "I love green tea and I hate coffee."
     )
     assert first.returncode == 0, first.stderr[-3000:]
     assert "green tea" not in llm.texts(0)  # nothing known yet
 
     before = len(llm.requests)
-    second = _chat(catalogue, data, "identity:ada", "What should I drink this afternoon?")
+    second = chat(catalogue, data, "identity:ada", "What should I drink this afternoon?")
     assert second.returncode == 0, second.stderr[-3000:]
     seen = llm.texts(before)
     assert "green tea" in seen and "Ada" in seen, seen
@@ -90,6 +97,6 @@ agents:
     assert system_notes and "green tea" in str(system_notes), llm.requests[before]["messages"]
 
     before = len(llm.requests)
-    third = _chat(catalogue, data, "identity:bob", "What should I drink this afternoon?")
+    third = chat(catalogue, data, "identity:bob", "What should I drink this afternoon?")
     assert third.returncode == 0, third.stderr[-3000:]
     assert "green tea" not in llm.texts(before) and "Ada" not in llm.texts(before)

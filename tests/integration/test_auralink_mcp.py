@@ -135,7 +135,7 @@ async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'auralink.db'}",
     )
     app = create_app(settings, web_dist=tmp_path / "no-dist")
-    app.state.mcp.memory = lambda: _memory(settings)
+    app.state.memories._service = _memory(settings)  # the shared handle, with the fake embedder
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     serving = asyncio.create_task(server.serve())

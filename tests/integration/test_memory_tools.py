@@ -10,9 +10,7 @@ that conversation's instructions.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from auralink.agents.memory import LOCAL_ORG
 from auralink.memory import ChromaMemoryStore, Embedder, MemoryRecord
 from auralink.testing.scripted_llm import ScriptedLLM
+from tests.integration.test_agent_memory import chat, keeper_catalogue
 
 pytestmark = pytest.mark.integration
 
@@ -43,16 +42,7 @@ def llm() -> Iterator[ScriptedLLM]:
 
 
 def _chat(catalogue: Path, data: Path, message: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "auralink", "chat", "keeper", "--agents", str(catalogue)]
-    argv += ["--subject", "identity:ada", "-m", message]
-    env = {
-        **os.environ,
-        "SCRIPTED_KEY": "test",
-        "AURALINK_DATA_DIR": str(data),
-        "AURALINK_LOG_LEVEL": "WARNING",
-    }
-    env.pop("AURALINK_MODELS_URL", None)
-    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False)
+    return chat(catalogue, data, "identity:ada", message)
 
 
 def _stored(data: Path) -> list[MemoryRecord]:
@@ -67,18 +57,7 @@ def _stored(data: Path) -> list[MemoryRecord]:
 
 
 def test_the_model_remembers_a_fact_with_the_remember_tool(llm: ScriptedLLM, tmp_path: Path) -> None:
-    catalogue = tmp_path / "agents.yaml"
-    catalogue.write_text(
-        f"""\
-version: 1
-agents:
-  - name: keeper
-    instructions: You are a friendly concierge.
-    llm: {{provider: openai, base_url: "{llm.base_url}", model: scripted, api_key_env: SCRIPTED_KEY}}
-    memory: {{enabled: true, top_k: 3}}
-""",
-        encoding="utf-8",
-    )
+    catalogue = keeper_catalogue(tmp_path, llm)
     data = tmp_path / "data"
 
     first = _chat(catalogue, data, "Please keep a note of the colour I like.")

@@ -30,8 +30,8 @@ from starlette.types import Receive, Scope, Send
 from auralink.api.auth import Principal, authenticate
 from auralink.api.db import Database
 from auralink.api.errors import NotAuthenticated
+from auralink.api.memories import MemoryHandle
 from auralink.core import ServiceFailed, Settings
-from auralink.memory import MemoryService
 
 from .server import KnowledgeServer, MemoryFactory, ToolContext
 
@@ -142,7 +142,8 @@ def _client_ip(ctx: ToolContext) -> str | None:
 
 def mount_mcp(app: FastAPI, settings: Settings) -> McpEndpoint:
     """Serve the MCP endpoint at ``/mcp`` (``app.state.mcp``); run it with :meth:`McpEndpoint.running`."""
-    endpoint = McpEndpoint(app=app, memory=lambda: MemoryService.from_settings(settings))
+    handle: MemoryHandle = app.state.memories  # the API's one memory service, closed with the app
+    endpoint = McpEndpoint(app=app, memory=handle.service)
     # a plain route (not a mount): `/mcp` itself is the endpoint, with no redirect to `/mcp/`
     app.router.routes.append(Route(MCP_PATH, endpoint, include_in_schema=False))
     app.state.mcp = endpoint

@@ -44,8 +44,9 @@ ToolContext = Context[Any, Any]
 PrincipalSource = Callable[[ToolContext, AsyncSession], Awaitable[Principal]]
 """Who is calling, given the tool call's context and a database session; raises
 :class:`~auralink.api.errors.NotAuthenticated` for an unusable key."""
-MemoryFactory = Callable[[], MemoryService]
-"""Opens the memory service for one call (closed after it), so no store handle outlives a call."""
+MemoryFactory = Callable[[], Awaitable[MemoryService]]
+"""The memory service the tools use; owned (and closed) by whoever provides it: the API's
+shared :class:`~auralink.api.memories.MemoryHandle`, or the stdio server's own."""
 
 _INSTRUCTIONS = (
     "AuraLink's knowledge of one organisation: its call transcripts and summaries and what its "
@@ -97,17 +98,12 @@ class KnowledgeServer:
                 ) from None
             principal = await self._authorise(ctx)
             try:
-                memory = self.memory()
-            except AuraLinkError as e:
-                raise ToolError(f"memory is unavailable: {e}") from None
-            try:
+                memory = await self.memory()
                 hits = await memory_hits(
                     memory, org_id=principal.org_id, subject=key, query=query, top_k=top_k
                 )
             except AuraLinkError as e:
                 raise ToolError(f"memory is unavailable: {e}") from None
-            finally:
-                await memory.aclose()
             await self._audit(ctx, principal, "memories.search", detail={"results": len(hits)})
             return _text({"memories": hits})
 

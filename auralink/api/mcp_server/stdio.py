@@ -18,8 +18,8 @@ from starlette.requests import Request
 
 from auralink.api.auth import Principal, authenticate
 from auralink.api.db import Database, current_revision
+from auralink.api.memories import MemoryHandle
 from auralink.core import MissingCredential, ServiceFailed, Settings
-from auralink.memory import MemoryService
 
 from .server import KnowledgeServer, ToolContext
 
@@ -45,13 +45,13 @@ async def _serve(settings: Settings, secret: str) -> None:
         async def each_call(ctx: ToolContext, session: AsyncSession) -> Principal:
             return await _key_principal(session, secret)
 
-        server = KnowledgeServer(
-            database=lambda: database,
-            principal=each_call,
-            memory=lambda: MemoryService.from_settings(settings),
-        )
+        memory = MemoryHandle(settings=settings)  # opened on the first memory search
+        server = KnowledgeServer(database=lambda: database, principal=each_call, memory=memory.service)
         logger.info("MCP server on stdio for organisation %s (key %s)", principal.org_id, principal.key_id)
-        await server.mcp.run_stdio_async()
+        try:
+            await server.mcp.run_stdio_async()
+        finally:
+            await memory.aclose()
 
 
 def serve_stdio(settings: Settings) -> int:
