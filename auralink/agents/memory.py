@@ -8,7 +8,8 @@ per user turn, and what it keeps at the end (auralink.memory does the storing an
   ``on_user_turn_completed``); no LLM call is made on this path. The turn itself is queued for
   the background writer.
 - When the conversation ends, facts and preferences are extracted from the user's lines and
-  merged with what is stored (:meth:`ConversationMemory.finish`).
+  merged with what is stored, and a dated summary of the conversation is kept; the next
+  conversation's profile shows the latest summaries (:meth:`ConversationMemory.finish`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,9 @@ from livekit.agents import Agent
 from livekit.agents.llm import ChatContext, ChatMessage
 
 from auralink.core import AgentSpec
-from auralink.memory import MemoryRecord, MemoryScope, MemoryService, Profile, Subject
+from auralink.memory import LOCAL_ORG, MemoryRecord, MemoryScope, MemoryService, Profile, Subject
 
 logger = logging.getLogger("auralink.agents")
-
-#: the organisation of memories made outside any (a terminal chat, a dev-page call)
-LOCAL_ORG = "local"
 
 #: the longest a per-turn recall may hold up the reply before it is skipped for that turn
 _RECALL_BUDGET_S = 0.25
@@ -91,8 +89,9 @@ class ConversationMemory:
         )
 
     async def finish(self) -> int:
-        """Extract and merge facts from this conversation's user lines (how many were kept), then
-        drop the subject's memories older than the agent's ``memory.retention_days``."""
+        """Drop the subject's memories older than the agent's ``memory.retention_days``, then
+        extract and merge facts from this conversation's user lines and keep its summary (how
+        many records were kept)."""
         days = self.spec.memory.retention_days
         if days is not None:
             expired = await self.service.expire_subject(self.org_id, self.subject.key, retention_days=days)
@@ -106,6 +105,7 @@ class ConversationMemory:
             user_turns=self.user_turns,
             agent=self.spec.name,
             conversation=self.conversation,
+            summarize=True,
         )
         return len(kept)
 

@@ -37,6 +37,7 @@ from .linkcache import LinkCache
 from .livekit_client import http_url, livekit_credentials, open_livekit_api
 from .mcp_server import mount_mcp
 from .memories import MemoryHandle
+from .memory_retention import RetentionSweeper
 from .metrics import ApiMetrics, MetricsMiddleware
 from .openapi import install_openapi
 from .ratelimit import (
@@ -53,6 +54,26 @@ from .web import default_web_dist, mount_page
 from .webhooks import WebhookDispatcher
 
 logger = logging.getLogger("auralink.api")
+
+
+def _start_background(
+    app: FastAPI, database: Database, settings: Settings
+) -> tuple[WebhookDispatcher, UsageRuntime, RetentionSweeper]:
+    """The API's background loops: webhook delivery, usage metering, memory retention."""
+    dispatcher = WebhookDispatcher(
+        database=database,
+        retry_base_s=settings.webhook_retry_base_s,
+        max_attempts=settings.webhook_max_attempts,
+        allow_private_networks=settings.webhook_allow_private_networks,
+    )
+    dispatcher.start()
+    usage = UsageRuntime(database=database, settings=settings, wake_webhooks=dispatcher.wake)
+    usage.start()
+    retention = RetentionSweeper(
+        database=database, catalogue=app.state.catalogue, memories=app.state.memories, settings=settings
+    )
+    retention.start()
+    return dispatcher, usage, retention
 
 
 def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
@@ -78,26 +99,21 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
         redis = open_redis(settings.redis_url) if settings.redis_url else None
         buckets = RedisBuckets(redis=redis) if redis is not None else MemoryBuckets()
         limiter = RateLimiter(settings=settings, buckets=buckets)
-        dispatcher = WebhookDispatcher(
-            database=database,
-            retry_base_s=settings.webhook_retry_base_s,
-            max_attempts=settings.webhook_max_attempts,
-            allow_private_networks=settings.webhook_allow_private_networks,
-        )
-        dispatcher.start()
-        usage = UsageRuntime(database=database, settings=settings, wake_webhooks=dispatcher.wake)
-        usage.start()
+        dispatcher, usage, retention = _start_background(app, database, settings)
         app.state.database, app.state.livekit, app.state.webhooks = database, client, dispatcher
         app.state.redis, app.state.ratelimiter, app.state.usage = redis, limiter, usage
+        app.state.retention = retention
         try:
             async with mcp.running():  # MCP sessions end before what they read from closes
                 yield
         finally:
             app.state.database, app.state.livekit, app.state.webhooks = None, None, None
             app.state.redis, app.state.ratelimiter, app.state.usage = None, None, None
+            app.state.retention = None
             # in reverse order of opening; the usage meter writes the last API-call counts
             closers = (
                 app.state.link_cache,
+                retention,
                 app.state.memories,
                 usage,
                 dispatcher,

@@ -195,6 +195,29 @@ class Settings(BaseSettings):
     memory_extraction_api_key_env: str | None = Field(
         default=None, description="name of the env var holding the extraction endpoint's API key (BYOK)"
     )
+    memory_retention_sweep_s: float = Field(
+        default=6 * 3600,
+        ge=0,
+        description="seconds between the API's sweeps deleting memories past their agent's "
+        "memory.retention_days, for subjects who never come back (0: no sweep)",
+    )
+
+    # --- telephony (auralink/telephony; docs/telephony.md)
+    telephony_enabled: bool = Field(
+        default=False, description="`auralink up` also runs livekit-sip for SIP trunk calls"
+    )
+    sip_port: int = Field(default=5060, description="livekit-sip's SIP port (UDP and TCP)")
+    sip_rtp_port_start: int = Field(default=10000, description="first UDP port livekit-sip uses for RTP")
+    sip_rtp_port_end: int = Field(default=10100, description="last UDP port livekit-sip uses for RTP")
+    public_url: str | None = Field(
+        default=None,
+        description="the API's address as Twilio reaches it (https://…); TwiML stream URLs and "
+        "webhook signatures use it. Unset: the request's own URL",
+    )
+    twilio_auth_token_env: str = Field(
+        default="TWILIO_AUTH_TOKEN",
+        description="name of the env var holding the Twilio auth token that signs Twilio's webhooks",
+    )
 
     @field_validator("livekit_api_secret")
     @classmethod

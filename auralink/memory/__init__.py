@@ -13,11 +13,12 @@ from .embeddings import CachedEmbedder, HttpEmbedder
 from .extraction import Extracted, Extractor, LLMExtractor, RuleExtractor
 from .retrieval import KIND_WEIGHTS, Profile, RankWeights, Retriever
 from .service import MemoryService
-from .types import MEMORY_KINDS, MemoryKind, MemoryRecord, MemoryScope, ScoredMemory, Subject
+from .types import LOCAL_ORG, MEMORY_KINDS, MemoryKind, MemoryRecord, MemoryScope, ScoredMemory, Subject
 from .writer import MemoryWriter
 
 __all__ = [
     "KIND_WEIGHTS",
+    "LOCAL_ORG",
     "MEMORY_KINDS",
     "CachedEmbedder",
     "ChromaMemoryStore",

@@ -76,8 +76,11 @@ class MemoryStore(ABC):
         """Delete these memories of one organisation."""
 
     @abstractmethod
-    async def purge_expired(self, *, older_than: float, org_id: str | None = None) -> int:
-        """Delete memories last updated before ``older_than`` (epoch seconds); returns the count."""
+    async def purge_expired(
+        self, *, older_than: float, org_id: str | None = None, agent: str | None = None
+    ) -> int:
+        """Delete memories last updated before ``older_than`` (epoch seconds), of one
+        organisation and one agent when given; returns the count."""
 
     @abstractmethod
     async def count(self, scope: MemoryScope | None = None) -> int:

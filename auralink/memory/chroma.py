@@ -224,14 +224,18 @@ class ChromaMemoryStore(MemoryStore):
         logger.info("memory: forgot %s memories of one subject in org %s", n, org_id)
         return n
 
-    async def purge_expired(self, *, older_than: float, org_id: str | None = None) -> int:
+    async def purge_expired(
+        self, *, older_than: float, org_id: str | None = None, agent: str | None = None
+    ) -> int:
         def purge() -> int:
+            old = {"updated_at": {"$lt": float(older_than)}}
+            of_agent = {"agent": agent} if agent is not None else None
             if org_id is not None:
                 cols = [self._collection(org_id)]
-                where = _where(self._org_filter(org_id), {"updated_at": {"$lt": float(older_than)}})
+                where = _where(self._org_filter(org_id), old, of_agent)
             else:
                 cols = self._all_collections()
-                where = {"updated_at": {"$lt": float(older_than)}}
+                where = _where(old, of_agent)
             total = 0
             for col in cols:
                 ids = col.get(where=where, include=[])["ids"]

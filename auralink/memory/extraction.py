@@ -9,7 +9,7 @@ OpenAI-compatible chat endpoint for the same thing as JSON when one is configure
 
 from __future__ import annotations
 
-__all__ = ["Extracted", "Extractor", "LLMExtractor", "RuleExtractor"]
+__all__ = ["Extracted", "Extractor", "LLMExtractor", "RuleExtractor", "extractive_summary"]
 
 import json
 import logging
@@ -42,6 +42,11 @@ class Extractor(ABC):
     @abstractmethod
     async def extract(self, user_turns: Sequence[str]) -> list[Extracted]:
         """Facts and preferences stated in these user turns, in order, without duplicates."""
+
+    async def summarize(self, user_turns: Sequence[str]) -> str | None:
+        """A short summary of what the user talked about (None: nothing worth one). The default
+        is extractive: :func:`extractive_summary`."""
+        return extractive_summary(user_turns)
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""
@@ -137,6 +142,36 @@ def _clean(text: str) -> str:
     return text[0].upper() + text[1:] if text else text
 
 
+_FILLER = frozenset(
+    "a an the and or but so to of in on at for with is are was were be been am i you it this that "  # noqa: SIM905
+    "my me we our your yes no ok okay hi hello hey thanks thank please just um uh well".split()
+)
+
+
+def extractive_summary(user_turns: Sequence[str], *, sentences: int = 3, max_chars: int = 400) -> str | None:
+    """The user's most informative sentences, in the order said: each scored by its distinct
+    content words, greetings and fillers left out. None when fewer than two content words were said
+    in all."""
+    said: list[tuple[int, str, int]] = []  # (order, sentence, score)
+    seen: set[str] = set()
+    for turn in user_turns:
+        for raw in _SENTENCE.findall(turn):
+            sentence = " ".join(raw.split())
+            key = sentence.lower()
+            if not sentence or key in seen:
+                continue
+            seen.add(key)
+            words = {w for w in re.findall(r"[a-z0-9']+", key) if w not in _FILLER and len(w) > 1}
+            said.append((len(said), sentence, len(words)))
+    if sum(score for _, _, score in said) < 2:
+        return None
+    best = sorted((x for x in said if x[2] > 0), key=lambda x: (-x[2], x[0]))[:sentences]
+    text = " ".join(sentence for _, sentence, _ in sorted(best))
+    if len(text) > max_chars:
+        text = text[: max_chars - 1].rsplit(" ", 1)[0] + "…"
+    return f"They said: {text}"
+
+
 def _slot(words: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", words.lower()).strip("_")
 
@@ -211,6 +246,12 @@ _SYSTEM = (
 )
 
 
+_SUMMARY_SYSTEM = (
+    "These are the lines a caller said in one conversation with an assistant. In at most two "
+    "sentences, in the third person, say what they talked about and anything left to do. Plain text."
+)
+
+
 class LLMExtractor(Extractor):
     """Extraction by any OpenAI-compatible chat model answering in JSON."""
 
@@ -250,6 +291,29 @@ class LLMExtractor(Extractor):
                 f"memory extraction by {self.model!r} failed: {type(e).__name__}", retryable=True
             ) from e
         return _parse(content)
+
+    async def summarize(self, user_turns: Sequence[str]) -> str | None:
+        """Two sentences by the model; the extractive summary if it fails (the facts were kept)."""
+        if not user_turns:
+            return None
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "messages": [
+                {"role": "system", "content": _SUMMARY_SYSTEM},
+                {"role": "user", "content": "\n".join(f"- {t}" for t in user_turns)},
+            ],
+        }
+        try:
+            r = await self._http.post("/chat/completions", json=body)
+            r.raise_for_status()
+            content = str(r.json()["choices"][0]["message"]["content"]).strip()
+        except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as e:
+            logger.warning(
+                "memory summary by %r failed (%s); an extractive one is kept", self.model, type(e).__name__
+            )
+            return extractive_summary(user_turns)
+        return content[:600] or None
 
     async def aclose(self) -> None:
         await self._http.aclose()

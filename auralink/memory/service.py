@@ -111,9 +111,15 @@ class MemoryService:
         agent: str = "",
         conversation: str = "",
         summary: str | None = None,
+        summarize: bool = False,
     ) -> list[MemoryRecord]:
-        """Extract facts and preferences, merge them with what is stored, and store the summary."""
+        """Extract facts and preferences, merge them with what is stored, and store the summary
+        (with ``summarize`` and no ``summary`` given: the extractor's, dated)."""
         items = await self.extractor.extract(user_turns)
+        if summary is None and summarize:
+            made = await self.extractor.summarize(user_turns)
+            if made:
+                summary = f"Conversation on {time.strftime('%Y-%m-%d', time.gmtime())}: {made}"
         records, vectors = await plan_upserts(
             store=self.store,
             embedder=self.embedder,
@@ -192,8 +198,15 @@ class MemoryService:
         await self.writer.flush()
         return [r.to_export() for r in await self.store.export(org_id, subject)]
 
-    async def purge_expired(self, *, retention_days: int, org_id: str | None = None) -> int:
-        return await self.store.purge_expired(older_than=time.time() - retention_days * 86400, org_id=org_id)
+    async def purge_expired(
+        self, *, retention_days: int, org_id: str | None = None, agent: str | None = None
+    ) -> int:
+        """Delete memories (of one organisation and agent, when given) not changed for
+        ``retention_days``; how many went. The API's retention sweep calls this per agent."""
+        await self.writer.flush()
+        return await self.store.purge_expired(
+            older_than=time.time() - retention_days * 86400, org_id=org_id, agent=agent
+        )
 
     async def aclose(self) -> None:
         try:

@@ -9,6 +9,7 @@ another's memories.
 from __future__ import annotations
 
 __all__ = [
+    "LOCAL_ORG",
     "MEMORY_KINDS",
     "MemoryKind",
     "MemoryRecord",
@@ -26,6 +27,9 @@ from typing import Any, Literal
 
 MemoryKind = Literal["fact", "preference", "summary", "turn"]
 MEMORY_KINDS: tuple[MemoryKind, ...] = ("fact", "preference", "summary", "turn")
+
+#: the organisation of memories made outside any (a terminal chat, a dev-page call)
+LOCAL_ORG = "local"
 SubjectKind = Literal["identity", "phone", "member"]
 
 

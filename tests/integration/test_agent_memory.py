@@ -4,7 +4,8 @@ The LLM is a scripted endpoint that records what the agent sends it; embeddings 
 real local model server (started by `auralink chat` for the agent's memory) and memories are kept
 in the embedded Chroma store under a temporary data folder. Conversation 1 (Ada) states facts;
 conversation 2 (Ada again) must carry them to the model, both in the instructions (the prefetched
-profile) and next to the user's question (per-turn recall); conversation 3 (Bob) must not.
+profile, with a summary of conversation 1) and next to the user's question (per-turn recall);
+conversation 3 (Bob) must not.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ def test_facts_from_one_conversation_reach_the_next_with_the_same_subject_only(
     assert second.returncode == 0, second.stderr[-3000:]
     seen = llm.texts(before)
     assert "green tea" in seen and "Ada" in seen, seen
+    # and the first conversation's dated summary is in the profile the agent starts with
+    assert "Conversation on 20" in seen and "I love green tea and I hate coffee." in seen, seen
     system_notes = [
         m["content"]
         for m in llm.requests[before]["messages"]

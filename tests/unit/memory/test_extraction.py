@@ -9,6 +9,7 @@ import pytest
 
 from auralink.core.errors import ProviderError
 from auralink.memory import LLMExtractor, RuleExtractor
+from auralink.memory.extraction import extractive_summary
 
 
 async def _texts(*turns: str) -> dict[str, tuple[str, str]]:
@@ -61,10 +62,10 @@ async def test_a_later_value_of_the_same_slot_wins() -> None:
     assert [t for t, (_, slot) in found.items() if slot == "name"] == ["My name is John Smith."]
 
 
-def _chat(content: str, status: int = 200) -> httpx.MockTransport:
+def _chat(content: str, status: int = 200, *, json_mode: bool = True) -> httpx.MockTransport:
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        assert body["response_format"] == {"type": "json_object"}
+        assert body.get("response_format") == ({"type": "json_object"} if json_mode else None)
         return httpx.Response(status, json={"choices": [{"message": {"content": content}}]})
 
     return httpx.MockTransport(handler)
@@ -98,4 +99,37 @@ async def test_llm_extractor_failure_is_a_provider_error_and_bad_json_yields_not
     await ex.aclose()
     ex = LLMExtractor(base_url="http://llm/v1", model="m", transport=_chat("not json {"))
     assert await ex.extract(["hi"]) == []
+    await ex.aclose()
+
+
+async def test_extractive_summary_keeps_the_informative_sentences_in_order() -> None:
+    turns = [
+        "Hi there.",
+        "My flight to Lisbon on the 14th was cancelled and I need a new one.",
+        "Okay.",
+        "Also please add extra legroom if possible. Thanks!",
+    ]
+    summary = extractive_summary(turns, sentences=2)
+    assert summary == (
+        "They said: My flight to Lisbon on the 14th was cancelled and I need a new one. "
+        "Also please add extra legroom if possible."
+    )
+    assert extractive_summary(["Hi.", "Thanks, bye."]) is None
+    long = extractive_summary(["word " * 30 + "end.", "other " * 200 + "stop."], max_chars=80)
+    assert long is not None and len(long) <= 80 + len("They said: ")
+
+
+async def test_llm_summary_is_the_models_text_and_falls_back_to_extractive() -> None:
+    ex = LLMExtractor(
+        base_url="http://llm/v1",
+        model="m",
+        transport=_chat("The caller rebooked a cancelled flight.", json_mode=False),
+    )
+    assert await ex.summarize(["My flight was cancelled, rebook me please."]) == (
+        "The caller rebooked a cancelled flight."
+    )
+    await ex.aclose()
+    ex = LLMExtractor(base_url="http://llm/v1", model="m", transport=_chat("", status=500, json_mode=False))
+    fallback = await ex.summarize(["My flight to Lisbon was cancelled and I need a new one."])
+    assert fallback == "They said: My flight to Lisbon was cancelled and I need a new one."
     await ex.aclose()

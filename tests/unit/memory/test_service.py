@@ -96,3 +96,40 @@ async def test_a_subjects_memories_past_retention_go_and_nobody_elses(service: M
     assert await service.expire_subject(ORG, WHO, retention_days=30) == 1
     assert sorted(e["text"] for e in await service.export(ORG, WHO)) == ["new fact", "old but updated"]
     assert [e["text"] for e in await service.export(ORG, "identity:bob")] == ["bob's old"]
+
+
+async def test_a_conversation_leaves_a_dated_summary_the_next_one_starts_with(
+    service: MemoryService,
+) -> None:
+    await service.remember_conversation(
+        org_id=ORG,
+        subject=WHO,
+        user_turns=["Hello.", "I need to move my dentist appointment to Thursday morning.", "Thanks, bye."],
+        summarize=True,
+    )
+    profile = await service.prefetch(SCOPE)
+    [summary] = [r.text for r in profile.summaries]
+    assert summary.startswith("Conversation on 20") and "dentist appointment to Thursday" in summary
+    assert "Hello" not in summary and summary in profile.as_text()
+
+
+async def test_small_talk_leaves_no_summary(service: MemoryService) -> None:
+    await service.remember_conversation(
+        org_id=ORG, subject=WHO, user_turns=["Hi.", "Okay thanks.", "Bye."], summarize=True
+    )
+    assert (await service.prefetch(SCOPE)).summaries == []
+
+
+async def test_retention_purge_per_agent_leaves_other_agents_memories(service: MemoryService) -> None:
+    await service.store.add(
+        [
+            MemoryRecord(org_id=ORG, subject=WHO, agent="concierge", kind="fact", text="a", created_at=1e3),
+            MemoryRecord(org_id=ORG, subject=WHO, agent="support", kind="fact", text="b", created_at=1e3),
+            MemoryRecord(
+                org_id="org_b", subject=WHO, agent="concierge", kind="fact", text="c", created_at=1e3
+            ),
+        ]
+    )
+    assert await service.purge_expired(retention_days=30, org_id=ORG, agent="concierge") == 1
+    assert [e["text"] for e in await service.export(ORG, WHO)] == ["b"]
+    assert [e["text"] for e in await service.export("org_b", WHO)] == ["c"]
