@@ -14,6 +14,8 @@ from livekit.agents import FunctionTool, RunContext, function_tool, get_job_cont
 from auralink.core import ConfigError
 from auralink.core.spec import ToolSpec
 
+from .phone import call_line
+
 logger = logging.getLogger("auralink.agents")
 
 
@@ -31,6 +33,12 @@ async def end_call(context: RunContext[Any]) -> str:
         job = get_job_context()
     except RuntimeError:  # text chat: no room to leave
         return "The conversation is over."
+    if any(call_line(p) is not None for p in job.room.remote_participants.values()):
+        # a phone line stays up until its room goes: delete it, every leg hangs up
+        try:
+            await job.delete_room()
+        except Exception as e:  # the job still ends; livekit-server closes the empty room later
+            logger.warning("end_call: deleting room %s failed: %s", job.room.name, type(e).__name__)
     job.shutdown(reason="agent ended the call")
     return "Call ended."
 

@@ -40,6 +40,7 @@ from auralink.memory import MemoryService, Subject
 
 from .agent import build_agent
 from .memory import LOCAL_ORG, ConversationMemory
+from .phone import attach_phone
 from .reporting import CallReporter, open_reporter, speaker_of, watch_session
 from .session import build_session
 
@@ -152,6 +153,7 @@ async def entrypoint(ctx: JobContext) -> None:
     # when the caller leaves, the session closes; end the job too, so the process is freed
     session.on("close", lambda _ev: ctx.shutdown(reason="session closed"))
     await session.start(agent=agent, room=ctx.room)
+    attach_phone(ctx, spec, session)  # phone callers: keypad turns, phone tools, voicemail
     logger.info(
         "agent %s joined room %s (stt=%s llm=%s tts=%s turn=%s)",
         spec.name,

@@ -13,6 +13,7 @@ auralink db upgrade         bring the API's database to the newest schema
 auralink org create         create an organisation and its owner (password read from a prompt)
 auralink audit verify       check the audit log's hash chain (exit 1 if it is broken)
 auralink mcp serve          AuraLink's own MCP server on stdio (memories, transcripts; AURALINK_API_KEY)
+auralink phone provision-twilio  route a Twilio number to AuraLink (SIP trunk or Media Streams)
 
 Over the API (AURALINK_API_URL, AURALINK_API_KEY):
 auralink api-keys|links|calls|webhooks|usage VERB ...
@@ -31,6 +32,7 @@ from pathlib import Path
 from auralink.core import AuraLinkError, configure_logging, get_settings
 
 from .manage_cmds import AGENT_API_COMMANDS, MANAGE_COMMANDS, add_agent_api_parsers, add_parsers, run
+from .phone_cmds import add_phone_parsers, run_phone
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     mcp = sub.add_parser("mcp", help="AuraLink's own MCP server (memories, call transcripts and summaries)")
     mcpsub = mcp.add_subparsers(dest="mcp_command", required=True, metavar="SUBCOMMAND")
     mcpsub.add_parser("serve", help="serve MCP on stdio for the API key in AURALINK_API_KEY")
+    add_phone_parsers(sub)
     return p
 
 
@@ -192,6 +195,8 @@ def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR09
             from .mcp_cmds import serve as serve_mcp
 
             return serve_mcp(settings)
+        case "phone":
+            return run_phone(args, settings)
     return 2
 
 

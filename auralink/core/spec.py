@@ -17,6 +17,7 @@ __all__ = [
     "MCPPreset",
     "MCPServerSpec",
     "MemorySpec",
+    "PhoneSpec",
     "STTSpec",
     "TTSSpec",
     "ToolSpec",
@@ -185,6 +186,46 @@ class MemorySpec(_Strict):
     retention_days: int | None = Field(default=365, ge=1)
 
 
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SIP_URI = re.compile(r"^sips?:[^\s@]+@[^\s@]+$")
+
+
+class PhoneSpec(_Strict):
+    """What the agent does on phone calls (SIP trunk or Twilio Media Streams); docs/telephony.md."""
+
+    dtmf: bool = Field(default=True, description="keypad digits the caller presses become user turns")
+    dtmf_timeout_s: float = Field(
+        default=3.0, gt=0.2, le=30.0, description="silence after the last digit that ends the entry"
+    )
+    dtmf_terminator: Literal["#", "*", ""] = Field(
+        default="#", description="the key that ends an entry at once ('' = only the timeout)"
+    )
+    transfer_to: str | None = Field(
+        default=None, description="where transfer_call sends the caller: +E.164 or sip:user@host"
+    )
+    transfer_trunk: str | None = Field(
+        default=None,
+        description="LiveKit outbound trunk id for warm transfers (default: the only outbound trunk)",
+    )
+    voicemail: Literal["hang_up", "leave_message", "ignore"] = Field(
+        default="hang_up", description="what an outbound call does when an answering machine picks up"
+    )
+    voicemail_message: str | None = Field(default=None, description="said after the tone (leave_message)")
+
+    @field_validator("transfer_to")
+    @classmethod
+    def _destination(cls, v: str | None) -> str | None:
+        if v is not None and not (_E164.match(v) or _SIP_URI.match(v)):
+            raise ValueError("use +E.164 (e.g. +14155550100) or a SIP URI (sip:desk@pbx.example.com)")
+        return v
+
+    @model_validator(mode="after")
+    def _message(self) -> PhoneSpec:
+        if self.voicemail == "leave_message" and not (self.voicemail_message or "").strip():
+            raise ValueError("voicemail: leave_message needs `voicemail_message` (what to say)")
+        return self
+
+
 MCPPreset = Literal["memory", "sequential-thinking", "filesystem", "deepwiki", "supabase"]
 
 # the transport each preset speaks; the commands and URLs behind them live in auralink.mcp.presets
@@ -293,6 +334,7 @@ class AgentSpec(_Strict):
     tools: list[ToolSpec] = Field(default_factory=list)
     memory: MemorySpec = Field(default_factory=MemorySpec)
     mcp: list[MCPServerSpec] = Field(default_factory=list)
+    phone: PhoneSpec = Field(default_factory=PhoneSpec)
     agent_class: str | None = Field(
         default=None,
         alias="class",
