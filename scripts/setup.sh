@@ -41,11 +41,16 @@ done
 
 LIVEKIT_SERVER_VERSION=v1.13.5
 LK_VERSION=v2.18.2
-LIVEKIT_SIP_VERSION=v1.11.0
+LIVEKIT_SIP_VERSION=v1.8.0
 # portaudio19-dev: lk links the system PortAudio (its module zip lacks the vendored copy)
+# pkg-config libopus-dev libopusfile-dev libsoxr-dev: cgo libraries livekit-sip links
+# sip-tester: sipp, the SIP carrier in the SIP trunk tests (tests/integration/test_sip_call.py)
 # postgresql: server binaries for the API at scale; tests start a private one (auralink/testing/postgres.py)
+# apertium + pairs: offline rule-based caption translation (auralink/agents/meeting/translation.py)
 APT_PACKAGES=(redis-server pkg-config libopus-dev libopusfile-dev libsoxr-dev ffmpeg sox espeak-ng
-    chromium sip-tester curl ca-certificates portaudio19-dev postgresql)
+    chromium sip-tester curl ca-certificates portaudio19-dev postgresql
+    apertium apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eo-en apertium-spa-cat
+    apertium-es-pt apertium-fra-cat)
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/auralink"
 GO_CACHE="$CACHE/go"
@@ -260,8 +265,12 @@ step_lk() {
 }
 
 # -- 5 livekit-sip (optional) ------------------------------------------------------------------
+# Like lk: `go install github.com/livekit/sip/cmd/livekit-sip@v1.8.0` needs the module's version
+# list, which the Go proxy refuses (it also refuses v1.9.0 and later with 403), so the module is
+# downloaded by exact version and built from a writable copy. cgo links Debian's libopus,
+# libopusfile and libsoxr (step 1).
 step_livekit_sip() {
-    local name=livekit-sip version=$LIVEKIT_SIP_VERSION
+    local name=livekit-sip version=$LIVEKIT_SIP_VERSION module=github.com/livekit/sip
     local unavailable="telephony's SIP path (Twilio Elastic SIP trunk) is unavailable; Twilio Media Streams calls do not need it"
     if use_cached "$name" "$version" livekit-sip; then
         note "$version (cached)"
@@ -273,23 +282,31 @@ step_livekit_sip() {
     fi
     need_go livekit-sip || return 3
     with_go_lock
-    local dir="$GO_CACHE/$name-$version" tmp
-    tmp=$(mktemp -d "$GO_CACHE/.$name.XXXXXX")
+    local dir="$GO_CACHE/$name-$version" tmp src
+    tmp=$(mktemp -d)
     # shellcheck disable=SC2064 # expand now: $tmp is local
     trap "rm -rf '$tmp'" EXIT
-    if ! GOBIN="$tmp" go install "github.com/livekit/sip/cmd/livekit-sip@$version" 2>&1 | tee "$tmp/build.log"; then
+    if ! src=$(go mod download -json "$module@$version" 2>"$tmp/download.log" |
+        sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || [[ -z "$src" ]]; then
+        cat "$tmp/download.log"
         touch "$GO_CACHE/$name-$version.failed"
-        if grep -q "403 Forbidden" "$tmp/build.log"; then
-            note "the Go proxy refuses github.com/livekit/sip@$version (403); $unavailable"
+        if grep -q "403" "$tmp/download.log"; then
+            note "the Go proxy refuses $module@$version (403); $unavailable"
         else
-            note "livekit-sip $version did not build (see .tools/setup-logs/step_livekit_sip.log); $unavailable"
+            note "the Go proxy would not serve $module@$version (see .tools/setup-logs/step_livekit_sip.log); $unavailable"
         fi
-        rm -rf "$tmp"
+        return 3
+    fi
+    cp -r "$src" "$tmp/src"
+    chmod -R u+w "$tmp/src"
+    if ! (cd "$tmp/src" && go build -trimpath -o "$tmp/livekit-sip" ./cmd/livekit-sip); then
+        touch "$GO_CACHE/$name-$version.failed"
+        note "livekit-sip $version did not build (see .tools/setup-logs/step_livekit_sip.log; it needs pkg-config, libopus-dev, libopusfile-dev and libsoxr-dev); $unavailable"
         return 3
     fi
     mkdir -p "$dir"
     mv "$tmp/livekit-sip" "$dir/livekit-sip"
-    rm -rf "$tmp"
+    rm -f "$GO_CACHE/$name-$version.failed"
     use_cached "$name" "$version" livekit-sip
     note "$version (built)"
 }

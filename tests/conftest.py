@@ -3,6 +3,7 @@ started once per test session through the same ``Stack`` that ``auralink up`` us
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from auralink.cli.stack import Stack
 
     data_dir = tmp_path_factory.mktemp("stack")
+    # the API checks Twilio's webhook signatures with it (tests/integration/test_media_streams.py)
+    os.environ.setdefault("TWILIO_AUTH_TOKEN", "auralink-test-twilio-auth-token")
     s = Stack(private_stack_settings(data_dir, agents_file=REPO / "agents.yaml"), run_dir=data_dir / "run")
     s.start()
     try:

@@ -66,6 +66,7 @@ class Action(StrEnum):
     AGENTS_UPDATE = "agents:update"
     AGENTS_DELETE = "agents:delete"
     CALLS_READ = "calls:read"
+    CALLS_CREATE = "calls:create"
     TRANSCRIPTS_READ = "transcripts:read"
     USAGE_READ = "usage:read"
     PLAN_UPDATE = "plan:update"
@@ -75,6 +76,8 @@ class Action(StrEnum):
     GDPR_ERASE = "gdpr:erase"
     MEMORIES_READ = "memories:read"
     MEMORIES_WRITE = "memories:write"
+    PHONE_NUMBERS_READ = "phone_numbers:read"
+    PHONE_NUMBERS_WRITE = "phone_numbers:write"
 
 
 _EVERYONE = frozenset(Role)
@@ -111,6 +114,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.AGENTS_UPDATE: _BUILDERS,
     Action.AGENTS_DELETE: _BUILDERS,
     Action.CALLS_READ: _EVERYONE,
+    Action.CALLS_CREATE: _BUILDERS,
     Action.TRANSCRIPTS_READ: _BUILDERS,
     Action.USAGE_READ: _EVERYONE,
     Action.PLAN_UPDATE: _OWNERS,
@@ -120,6 +124,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.GDPR_ERASE: _MANAGERS,
     Action.MEMORIES_READ: _BUILDERS,
     Action.MEMORIES_WRITE: _BUILDERS,
+    Action.PHONE_NUMBERS_READ: _EVERYONE,
+    Action.PHONE_NUMBERS_WRITE: _BUILDERS,
 }
 
 _DESCRIPTIONS: dict[Action, str] = {
@@ -151,6 +157,7 @@ _DESCRIPTIONS: dict[Action, str] = {
     Action.AGENTS_UPDATE: "save a new version of an agent, roll back, toggle its features",
     Action.AGENTS_DELETE: "delete an agent (its versions stay for the calls that used them)",
     Action.CALLS_READ: "list calls: participants, times, agent, status, latency figures",
+    Action.CALLS_CREATE: "place an outbound phone call with an agent through a phone number's SIP trunk",
     Action.TRANSCRIPTS_READ: "read and search call transcripts and summaries (a sensitive read, audited)",
     Action.USAGE_READ: "see usage, quotas and the plan; export usage as CSV",
     Action.PLAN_UPDATE: "change the organisation's plan",
@@ -160,6 +167,8 @@ _DESCRIPTIONS: dict[Action, str] = {
     Action.GDPR_ERASE: "erase everything stored about a subject",
     Action.MEMORIES_READ: "list and search a subject's long-term memories (a sensitive read, audited)",
     Action.MEMORIES_WRITE: "add a memory about a subject, delete one, or forget a subject",
+    Action.PHONE_NUMBERS_READ: "list phone numbers, the agent each reaches and their SIP trunk settings",
+    Action.PHONE_NUMBERS_WRITE: "attach a phone number to an agent (SIP trunk), change or detach it",
 }
 
 

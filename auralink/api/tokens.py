@@ -80,9 +80,11 @@ def room_join_token(
     worker_agent_name: str,
     dispatch: DispatchMetadata,
     room_metadata: RoomMetadata | None = None,
+    attributes: dict[str, str] | None = None,
     ttl: timedelta = TOKEN_TTL,
 ) -> str:
-    """A signed JWT that joins ``room`` as ``identity`` and dispatches the agent on the worker."""
+    """A signed JWT that joins ``room`` as ``identity`` and dispatches the agent on the worker;
+    ``attributes`` are the participant's from the moment it joins (a phone caller's number)."""
     grants = api.VideoGrants(
         room_join=True,
         room=room,
@@ -94,12 +96,14 @@ def room_join_token(
         agents=[api.RoomAgentDispatch(agent_name=worker_agent_name, metadata=dispatch.dumps())],
         metadata=room_metadata.dumps() if room_metadata else "",
     )
-    return (
+    token = (
         api.AccessToken(api_key, api_secret)
         .with_identity(identity)
         .with_name(name)
         .with_grants(grants)
         .with_ttl(ttl)
         .with_room_config(config)
-        .to_jwt()
     )
+    if attributes:
+        token = token.with_attributes(attributes)
+    return token.to_jwt()

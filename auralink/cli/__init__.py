@@ -43,7 +43,10 @@ def _parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="run the whole local stack and print the page URL")
     up.add_argument("--no-worker", action="store_true", help="start everything but the agent worker")
-    up.add_argument("--services", help="comma-separated subset: redis,livekit,chroma,models,worker,api")
+    up.add_argument(
+        "--services",
+        help="comma-separated subset: redis,livekit,sip,chroma,models,worker,api (sip: with telephony on by default)",
+    )
 
     sub.add_parser("worker", help="run the agent worker (LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET)")
 

@@ -16,19 +16,24 @@ __all__ = [
     "all_of",
     "child_env",
     "connect_host",
+    "default_service_names",
     "default_specs",
     "env_name",
     "file_exists",
     "find_livekit_server",
+    "find_tool",
     "http_ok",
     "livekit_config",
     "redis_ping",
     "settings_env",
+    "sip_config",
+    "sip_options_ok",
 ]
 
 import http.client
 import json
 import os
+import secrets
 import shutil
 import socket
 import sys
@@ -42,10 +47,20 @@ import yaml
 from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
 
-from auralink.core import ServiceFailed, Settings
+from auralink.core import ConfigError, ServiceFailed, Settings
 
-SERVICE_NAMES: tuple[str, ...] = ("redis", "livekit", "chroma", "models", "worker", "api")
+SERVICE_NAMES: tuple[str, ...] = ("redis", "livekit", "sip", "chroma", "models", "worker", "api")
 """Every service ``auralink up`` knows, in dependency order."""
+
+_TELEPHONY_ONLY = ("sip",)
+
+
+def default_service_names(settings: Settings) -> tuple[str, ...]:
+    """The services ``auralink up`` runs when none are named: livekit-sip only with telephony on."""
+    if settings.telephony_enabled:
+        return SERVICE_NAMES
+    return tuple(n for n in SERVICE_NAMES if n not in _TELEPHONY_ONLY)
+
 
 HealthCheck = Callable[[], bool]
 """Returns True when the service answers as it should; must not raise and must return quickly."""
@@ -122,6 +137,34 @@ def file_exists(path: Path) -> HealthCheck:
     return path.exists
 
 
+def sip_options_ok(port: int, *, host: str = "127.0.0.1", timeout: float = 2.0) -> HealthCheck:
+    """A check that sends a SIP ``OPTIONS`` over UDP and wants any ``SIP/2.0`` answer back."""
+
+    def check() -> bool:
+        tag = secrets.token_hex(6)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.settimeout(timeout)
+                sock.connect((host, port))
+                local_host, local_port = sock.getsockname()[:2]
+                request = (
+                    f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+                    f"Via: SIP/2.0/UDP {local_host}:{local_port};branch=z9hG4bK{tag};rport\r\n"
+                    "Max-Forwards: 70\r\n"
+                    f"From: <sip:health@{local_host}>;tag={tag}\r\n"
+                    f"To: <sip:{host}:{port}>\r\n"
+                    f"Call-ID: health-{tag}@{local_host}\r\n"
+                    "CSeq: 1 OPTIONS\r\n"
+                    "Content-Length: 0\r\n\r\n"
+                )
+                sock.send(request.encode())
+                return sock.recv(4096).startswith(b"SIP/2.0 ")
+            except OSError:
+                return False
+
+    return check
+
+
 def all_of(*checks: HealthCheck) -> HealthCheck:
     """A check that passes when every one of ``checks`` passes (evaluated in order)."""
     return lambda: all(check() for check in checks)
@@ -183,21 +226,26 @@ def child_env(settings: Settings, extra: Mapping[str, str]) -> dict[str, str]:
 # -- the real services ----------------------------------------------------------------------
 
 
-def find_livekit_server() -> Path:
-    """The livekit-server binary: ``.tools/bin`` of the checkout (or the working folder), then PATH."""
+def find_tool(binary: str, *, service: str) -> Path:
+    """A Go binary setup builds: ``.tools/bin`` of the checkout (or the working folder), then PATH."""
     repo_root = Path(__file__).resolve().parents[2]
     for folder in (repo_root, Path.cwd()):
-        candidate = folder / ".tools" / "bin" / "livekit-server"
+        candidate = folder / ".tools" / "bin" / binary
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
-    found = shutil.which("livekit-server")
+    found = shutil.which(binary)
     if found:
         return Path(found)
     raise ServiceFailed(
-        "livekit",
-        f"the livekit-server binary is not in {repo_root / '.tools' / 'bin'} nor on PATH; "
+        service,
+        f"the {binary} binary is not in {repo_root / '.tools' / 'bin'} nor on PATH; "
         "run scripts/setup.sh (or `make setup`) to build it",
     )
+
+
+def find_livekit_server() -> Path:
+    """The livekit-server binary: ``.tools/bin`` of the checkout (or the working folder), then PATH."""
+    return find_tool("livekit-server", service="livekit")
 
 
 def livekit_config(settings: Settings, *, with_redis: bool, with_api: bool = False) -> str:
@@ -226,11 +274,42 @@ def livekit_config(settings: Settings, *, with_redis: bool, with_api: bool = Fal
     return yaml.safe_dump(config, sort_keys=False)
 
 
+def sip_config(settings: Settings) -> str:
+    """livekit-sip's YAML config: the server's keys and URL, the stack's Redis (which
+    livekit-server must share: SIP calls are handed over through it), SIP port and RTP range.
+
+    Health and Prometheus endpoints stay off: readiness is a SIP ``OPTIONS`` answer. CPU load
+    shedding is off (see the comment below).
+    """
+    if not settings.livekit_api_key or settings.livekit_api_secret is None:
+        raise ValueError("sip_config needs settings with LiveKit keys (see cli.keys.with_dev_keys)")
+    if settings.sip_rtp_port_end <= settings.sip_rtp_port_start:
+        raise ConfigError(
+            f"{env_name('sip_rtp_port_end')} ({settings.sip_rtp_port_end}) must be above "
+            f"{env_name('sip_rtp_port_start')} ({settings.sip_rtp_port_start})"
+        )
+    config: dict[str, Any] = {
+        "api_key": settings.livekit_api_key,
+        "api_secret": settings.livekit_api_secret.get_secret_value(),
+        "ws_url": f"ws://127.0.0.1:{settings.livekit_port}",
+        "redis": {"address": f"127.0.0.1:{settings.redis_port}"},
+        "sip_port": settings.sip_port,
+        "rtp_port": f"{settings.sip_rtp_port_start}-{settings.sip_rtp_port_end}",
+        # on one machine the CPU is mostly the local models' and the worker's: livekit-sip's own
+        # load shedding (refuse calls above 90 % CPU, "cpu exhausted") would turn calls away
+        # whenever an agent thinks, so it is off; scale out with more nodes instead
+        "max_cpu_utilization": 1.0,
+        "logging": {"level": "info"},
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
 def default_specs(settings: Settings, *, run_dir: Path, names: Sequence[str]) -> list[ServiceSpec]:
     """The specs of the named real services, in dependency order.
 
     ``settings`` must already carry LiveKit keys. livekit-server is pointed at the stack's Redis
-    only when ``redis`` is among ``names``; alone it runs as a single in-memory node.
+    only when ``redis`` is among ``names``; alone it runs as a single in-memory node. livekit-sip
+    (``sip``) needs both Redis and livekit-server.
     """
     s = settings
     py = sys.executable
@@ -268,6 +347,15 @@ def default_specs(settings: Settings, *, run_dir: Path, names: Sequence[str]) ->
                     s, with_redis="redis" in names, with_api="api" in names
                 )
             },
+        ),
+        "sip": lambda: ServiceSpec(
+            name="sip",
+            argv=(str(find_tool("livekit-sip", service="sip")), "--config", str(run_dir / "sip.yaml")),
+            health=sip_options_ok(s.sip_port),
+            ports=(PortNeed(port=s.sip_port, setting=env_name("sip_port")),),
+            url=f"sip:127.0.0.1:{s.sip_port}",
+            start_timeout=30.0,
+            files={run_dir / "sip.yaml": sip_config(s)},
         ),
         # the memory store as a server: every call is a job process of its own, and the API reads
         # the same memories; one Chroma server keeps them consistent (same folder as embedded)
@@ -317,6 +405,8 @@ def default_specs(settings: Settings, *, run_dir: Path, names: Sequence[str]) ->
             start_timeout=60.0,
         ),
     }
+    if "sip" in names and not {"redis", "livekit"} <= set(names):
+        raise ConfigError("livekit-sip (sip) needs the stack's redis and livekit services as well")
     return [builders[name]() for name in SERVICE_NAMES if name in names]
 
 

@@ -29,7 +29,14 @@ from auralink.core import ConfigError, PortInUse, ServiceFailed, Settings
 
 from .keys import with_dev_keys
 from .procs import ChildProcess, port_is_free, tail
-from .services import SERVICE_NAMES, ServiceSpec, child_env, connect_host, default_specs
+from .services import (
+    SERVICE_NAMES,
+    ServiceSpec,
+    child_env,
+    connect_host,
+    default_service_names,
+    default_specs,
+)
 
 logger = logging.getLogger("auralink.cli")
 
@@ -39,6 +46,7 @@ _PORT_FIELDS = (
     "redis_port",
     "livekit_port",
     "livekit_rtc_tcp_port",
+    "sip_port",
     "chroma_port",
     "models_port",
     "piper_port",
@@ -95,6 +103,8 @@ class Stack:
         unknown = [n for n in names or () if n not in known]
         if unknown:
             raise ConfigError(f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+        if names is None and specs is None:  # livekit-sip only when telephony is on
+            names = default_service_names(settings)
         selected = names if names is not None else known
         self.run_dir = run_dir if run_dir is not None else _new_run_dir(settings.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -391,8 +401,12 @@ def _shielded() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _pick_services(no_worker: bool, services: str | None) -> list[str]:
-    names = [n.strip() for n in services.split(",") if n.strip()] if services else list(SERVICE_NAMES)
+def _pick_services(settings: Settings, no_worker: bool, services: str | None) -> list[str]:
+    names = (
+        [n.strip() for n in services.split(",") if n.strip()]
+        if services
+        else list(default_service_names(settings))
+    )
     if no_worker:
         names = [n for n in names if n != "worker"]
     unknown = [n for n in names if n not in SERVICE_NAMES]
@@ -439,7 +453,7 @@ def run_up(settings: Settings, *, no_worker: bool, services: str | None) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    names = _pick_services(no_worker, services)
+    names = _pick_services(settings, no_worker, services)
     began = time.monotonic()
     stack: Stack | None = None
     with _stop_signals():
@@ -453,6 +467,8 @@ def run_up(settings: Settings, *, no_worker: bool, services: str | None) -> int:
                 lines.append(f"open  http://{connect_host(s.api_host)}:{s.api_port}/")
             if "livekit" in names:
                 lines.append(f"livekit  {s.livekit_url}  (keys: auralink keys)")
+            if "sip" in names:
+                lines.append(f"sip  udp/tcp {s.sip_port}  (docs/telephony.md)")
             lines += [f"logs  {stack.run_dir}", "Ctrl-C stops everything"]
             say(_box(lines))
             code = _watch(stack, say)

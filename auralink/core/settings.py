@@ -218,6 +218,12 @@ class Settings(BaseSettings):
         default="TWILIO_AUTH_TOKEN",
         description="name of the env var holding the Twilio auth token that signs Twilio's webhooks",
     )
+    twilio_replay_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds a Twilio webhook (CallSid + signature) is remembered per API process; "
+        "the same one again within them is refused as a replay",
+    )
 
     @field_validator("livekit_api_secret")
     @classmethod

@@ -53,7 +53,7 @@ def twilio_client(
     settings: Settings, *, environ: Mapping[str, str] | None = None, http_client: Any = None
 ) -> Any:
     """A ``twilio.rest.Client`` for the account in the environment; ``http_client`` for tests."""
-    from twilio.rest import Client  # type: ignore[import-untyped]
+    from twilio.rest import Client
 
     env = os.environ if environ is None else environ
     sid = env.get(ACCOUNT_SID_ENV, "").strip()
@@ -231,7 +231,7 @@ def _check_number(number: str) -> None:
 @contextmanager
 def _twilio_errors() -> Iterator[None]:
     """Turn the SDK's exceptions into AuraLink's error tree."""
-    from twilio.base.exceptions import TwilioException, TwilioRestException  # type: ignore[import-untyped]
+    from twilio.base.exceptions import TwilioException, TwilioRestException
 
     try:
         yield

@@ -1,7 +1,8 @@
 """Which tables the audit log follows, the name each goes by, and what is never worth an entry.
 
 Audited: the management tables a person changes on purpose (organisations, members, their OIDC
-identities, API keys, share links, rooms, webhook endpoints, agents and agent versions).
+identities, API keys, share links, rooms, webhook endpoints, agents and agent versions, phone
+numbers).
 
 Not audited, because they are high-volume internal records or the log of something already
 audited: ``member_sessions`` (every login), ``link_visitors`` (salted hashes per visit),
@@ -37,6 +38,7 @@ AUDITED: dict[str, AuditedTable] = {
     "webhook_endpoints": AuditedTable("webhook"),
     "agents": AuditedTable("agent", frozenset({"updated_at"})),
     "agent_versions": AuditedTable("agent_version"),
+    "phone_numbers": AuditedTable("phone_number", frozenset({"updated_at"})),
 }
 
 #: columns whose new value is an enumeration or a number, never personal data or a secret; an

@@ -13,6 +13,7 @@
     usage_records                                  (metered quantities per organisation and agent)
     audit_log                                      (append-only, hash-chained)
     member_identities                              (OIDC logins of members)
+    phone_numbers                                  (numbers attached to agents through livekit-sip)
 
 Ids are short random strings with a kind prefix (``org_…``, ``mem_…``, ``key_…``, ``lnk_…``), so they
 say what they name and cannot be enumerated. Times are timezone-aware UTC on every backend.
@@ -35,6 +36,7 @@ __all__ = [
     "MemberIdentity",
     "MemberSession",
     "Organisation",
+    "PhoneNumber",
     "Room",
     "RoomEvent",
     "ShareLink",
@@ -491,3 +493,37 @@ class MemberIdentity(Base):
     issuer: Mapped[str] = mapped_column(String(500))
     subject: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PhoneNumber(Base):
+    """A phone number (E.164) an organisation attached to an agent through livekit-sip.
+
+    Inbound calls to the number reach the agent through a LiveKit inbound trunk and dispatch rule
+    (their ids kept here); outbound calls from it go through a LiveKit outbound trunk made from the
+    carrier's termination settings. Passwords are never stored: ``*_password_env`` name the
+    environment variables that hold them. Numbers are unique on the server: livekit-sip routes a
+    call by the number dialled.
+    """
+
+    __tablename__ = "phone_numbers"
+    __table_args__ = (Index("ix_phone_numbers_org_id_created_at", "org_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("phn"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    agent: Mapped[str] = mapped_column(String(63))
+    allowed_addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
+    inbound_username: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    inbound_password_env: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    outbound_address: Mapped[str | None] = mapped_column(String(253), nullable=True)
+    outbound_transport: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    outbound_username: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    outbound_password_env: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    inbound_trunk_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dispatch_rule_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outbound_trunk_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

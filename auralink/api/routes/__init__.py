@@ -16,9 +16,11 @@ from . import (
     members,
     memories,
     organisations,
+    phone_numbers,
     public,
     rooms,
     sso,
+    telephony,
     usage,
     webhooks,
 )
@@ -37,6 +39,7 @@ ALL = (
     links,
     rooms,
     calls,
+    phone_numbers,
     memories,
     ingest,
     usage,
@@ -45,6 +48,7 @@ ALL = (
     gdpr,
     webhooks,
     livekit_webhooks,
+    telephony,
 )
 
 __all__ = [
@@ -64,9 +68,11 @@ __all__ = [
     "members",
     "memories",
     "organisations",
+    "phone_numbers",
     "public",
     "rooms",
     "sso",
+    "telephony",
     "usage",
     "webhooks",
 ]

@@ -22,7 +22,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, Stri
 from .common import StrictBody
 
 FilterEvent = Literal[
-    "call.started", "call.ended", "transcript.final", "summary.ready", "link.used", "usage.threshold"
+    "call.started",
+    "call.ended",
+    "call.failed",
+    "transcript.final",
+    "summary.ready",
+    "link.used",
+    "usage.threshold",
 ]
 Description = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")

@@ -11,6 +11,8 @@ __all__ = [
     "EVENT_TYPES",
     "CallEnded",
     "CallEndedData",
+    "CallFailed",
+    "CallFailedData",
     "CallStarted",
     "CallStartedData",
     "EventType",
@@ -37,11 +39,18 @@ from pydantic import BaseModel, Field, RootModel
 from auralink.api.db import new_id, utcnow
 
 EventType = Literal[
-    "call.started", "call.ended", "transcript.final", "summary.ready", "link.used", "usage.threshold"
+    "call.started",
+    "call.ended",
+    "call.failed",
+    "transcript.final",
+    "summary.ready",
+    "link.used",
+    "usage.threshold",
 ]
 EVENT_TYPES: tuple[str, ...] = (
     "call.started",
     "call.ended",
+    "call.failed",
     "transcript.final",
     "summary.ready",
     "link.used",
@@ -74,6 +83,21 @@ class CallEndedData(BaseModel):
 class CallEnded(WebhookEventBase):
     type: Literal["call.ended"] = "call.ended"
     data: CallEndedData
+
+
+class CallFailedData(BaseModel):
+    room: str
+    agent: str | None = None
+    phone_number_id: str | None = Field(default=None, description="the number the call was placed from")
+    status: str = Field(description="busy, no_answer, rejected or failed")
+    sip_status_code: int | None = Field(default=None, description="the callee's final SIP status")
+
+
+class CallFailed(WebhookEventBase):
+    """An outbound phone call (``POST /v1/calls``) was not answered."""
+
+    type: Literal["call.failed"] = "call.failed"
+    data: CallFailedData
 
 
 class TranscriptFinalData(BaseModel):
@@ -131,7 +155,14 @@ class WebhookTest(WebhookEventBase):
 
 
 WebhookEvent = Annotated[
-    CallStarted | CallEnded | TranscriptFinal | SummaryReady | LinkUsed | UsageThreshold | WebhookTest,
+    CallStarted
+    | CallEnded
+    | CallFailed
+    | TranscriptFinal
+    | SummaryReady
+    | LinkUsed
+    | UsageThreshold
+    | WebhookTest,
     Field(discriminator="type"),
 ]
 

@@ -1,0 +1,122 @@
+"""``RtpPhone``: the carrier's end of a G.711 μ-law call, for SIP tests and benchmarks.
+
+An asyncio UDP endpoint that sends one 20 ms PCMU RTP packet every 20 ms (queued speech, else
+μ-law silence) to livekit-sip's media address, and keeps every packet it hears (decoded to PCM,
+with its arrival time). SIPp places or answers the call and writes livekit-sip's media address
+to a file; the test or bench points :attr:`RtpPhone.peer` at it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FRAME", "SPEECH_RMS", "RtpPhone", "pcm_to_mulaw_frames", "wav_to_mulaw_frames"]
+
+import asyncio
+import contextlib
+import secrets
+import struct
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import numpy.typing as npt
+
+from auralink.telephony import mulaw
+
+from .voice_client import read_wav_16k
+
+FRAME = 160  # 20 ms of 8 kHz audio, one PCMU RTP packet
+SPEECH_RMS = 500.0  # 16-bit PCM; livekit-sip's silence decodes to about 0
+_SILENCE = mulaw.silence(FRAME)
+
+
+def wav_to_mulaw_frames(path: str | Path) -> list[bytes]:
+    """A 16 kHz mono WAV as 20 ms μ-law frames at 8 kHz (band-limited, as a phone line)."""
+    return pcm_to_mulaw_frames(read_wav_16k(path))
+
+
+def pcm_to_mulaw_frames(pcm: npt.NDArray[np.int16]) -> list[bytes]:
+    """16 kHz mono samples as 20 ms μ-law frames at 8 kHz."""
+    raw = pcm.astype("<i2").tobytes()
+    data = mulaw.encode(mulaw.Resampler(input_rate=16000, output_rate=8000).push(raw))
+    data += _SILENCE[: -len(data) % FRAME]
+    return [data[i : i + FRAME] for i in range(0, len(data), FRAME)]
+
+
+@dataclass
+class RtpPhone(asyncio.DatagramProtocol):
+    """Sends a 20 ms PCMU packet every 20 ms (queued speech, else silence) and keeps what it hears."""
+
+    heard: list[tuple[float, bytes]] = field(default_factory=list)  # (arrival, 16-bit PCM)
+    queue: list[bytes] = field(default_factory=list)
+    transport: asyncio.DatagramTransport | None = None
+    peer: tuple[str, int] | None = None
+    last_sent_speech: float = 0.0  # when the last queued (speech) frame went out
+    drained: asyncio.Event = field(default_factory=asyncio.Event)  # set when the queue empties
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(data) > 12 and (data[1] & 0x7F) == 0:  # PCMU
+            self.heard.append((time.monotonic(), mulaw.decode(data[12:])))
+
+    async def send_forever(self) -> None:
+        ssrc, seq, ts = secrets.randbits(32), secrets.randbits(16), secrets.randbits(32)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        n = 0
+        while True:
+            speech = bool(self.queue)
+            payload = self.queue.pop(0) if speech else _SILENCE
+            header = struct.pack("!BBHII", 0x80, 0, (seq + n) & 0xFFFF, (ts + n * FRAME) & 0xFFFFFFFF, ssrc)
+            if self.transport is not None and self.peer is not None:
+                self.transport.sendto(header + payload, self.peer)
+                if speech:
+                    self.last_sent_speech = time.monotonic()
+                    if not self.queue:
+                        self.drained.set()
+            n += 1
+            await asyncio.sleep(max(0.0, start + n * 0.02 - loop.time()))
+
+    async def say(self, frames: list[bytes]) -> float:
+        """Queue ``frames`` and wait until the last went out; when it did (monotonic)."""
+        self.drained.clear()
+        self.queue.extend(frames)
+        await self.drained.wait()
+        return self.last_sent_speech
+
+    def loud_since(self, since: float) -> float:
+        """Seconds of speech heard after ``since`` (20 ms packets whose RMS is above speech level)."""
+        return sum(len(pcm) / 16000 for t, pcm in self.heard if t >= since and mulaw.rms(pcm) > SPEECH_RMS)
+
+    def first_loud_after(self, t: float) -> float | None:
+        return next((at for at, pcm in self.heard if at > t and mulaw.rms(pcm) > SPEECH_RMS), None)
+
+    def loudest(self) -> float:
+        return max((mulaw.rms(pcm) for _, pcm in self.heard), default=0.0)
+
+    def last_loud(self) -> float:
+        return max((t for t, pcm in self.heard if mulaw.rms(pcm) > SPEECH_RMS), default=0.0)
+
+    async def wait_for_speech(self, *, after: float, seconds: float, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.loud_since(after) < seconds:
+            assert time.monotonic() < deadline, (
+                f"heard {self.loud_since(after):.2f}s of speech, wanted {seconds}s "
+                f"({len(self.heard)} packets, loudest RMS {self.loudest():.0f})"
+            )
+            await asyncio.sleep(0.05)
+
+    async def heard_speech(self, *, after: float, seconds: float, timeout: float) -> bool:
+        with contextlib.suppress(AssertionError):
+            await self.wait_for_speech(after=after, seconds=seconds, timeout=timeout)
+            return True
+        return False
+
+    async def wait_until_quiet(self, *, quiet_for: float, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() - self.last_loud() < quiet_for:
+            assert time.monotonic() < deadline, "the agent never stopped talking"
+            await asyncio.sleep(0.1)
