@@ -194,8 +194,10 @@ class CallReporter:
         text: str,
         metrics: Mapping[str, float] | None = None,
         language: str | None = None,
+        spoken_at: datetime | None = None,
     ) -> None:
-        """A final transcript line (``role`` user or assistant) with its latency figures in ms."""
+        """A final transcript line (``role`` user or assistant) with its latency figures in ms;
+        ``spoken_at`` is when the speaker started (now if not given)."""
         if role not in ("user", "assistant") or not text.strip():
             return
         self._put(
@@ -207,7 +209,7 @@ class CallReporter:
                 "text": text,
                 "language": language,
                 "metrics": dict(metrics) if metrics else None,
-                "spoken_at": datetime.now(UTC).isoformat(),
+                "spoken_at": (spoken_at or datetime.now(UTC)).isoformat(),
             }
         )
 

@@ -39,6 +39,7 @@ from auralink.mcp import MCPServerToolset, start_toolsets
 from auralink.memory import MemoryService, Subject
 
 from .agent import build_agent
+from .meeting.wiring import attach_meeting, meeting_room_options
 from .memory import LOCAL_ORG, ConversationMemory
 from .phone import attach_phone
 from .reporting import CallReporter, open_reporter, speaker_of, watch_session
@@ -149,10 +150,16 @@ async def entrypoint(ctx: JobContext) -> None:
     reporter = await open_reporter(ctx, settings, agent=spec.name)
     if reporter is not None:
         watch_session(ctx, session, reporter)
-    _publish_turn_reports(session, ctx.room, reporter=reporter)
+    meeting = spec.meeting.transcribe  # the transcriber hears and records every human (meeting/)
+    _publish_turn_reports(session, ctx.room, reporter=reporter, user_lines=not meeting)
     # when the caller leaves, the session closes; end the job too, so the process is freed
+    # (a meeting ends when its last human leaves: the transcriber sees to that)
     session.on("close", lambda _ev: ctx.shutdown(reason="session closed"))
-    await session.start(agent=agent, room=ctx.room)
+    if meeting:
+        await session.start(agent=agent, room=ctx.room, room_options=meeting_room_options())
+        await attach_meeting(ctx, spec, session, settings=settings, vad_model=vad_model, reporter=reporter)
+    else:
+        await session.start(agent=agent, room=ctx.room)
     attach_phone(ctx, spec, session)  # phone callers: keypad turns, phone tools, voicemail
     logger.info(
         "agent %s joined room %s (stt=%s llm=%s tts=%s turn=%s)",
@@ -211,7 +218,11 @@ async def _known(memory: ConversationMemory) -> str:
 
 
 def _publish_turn_reports(
-    session: AgentSession[Any], room: rtc.Room, *, reporter: CallReporter | None = None
+    session: AgentSession[Any],
+    room: rtc.Room,
+    *,
+    reporter: CallReporter | None = None,
+    user_lines: bool = True,
 ) -> set[asyncio.Future[None]]:
     """Send each turn's latency report to the room on ``auralink.metrics`` (bench and page read it),
     and each final line with its figures to ``reporter`` (the API's call record).
@@ -219,6 +230,7 @@ def _publish_turn_reports(
     One JSON object per chat message: ``{"type": "turn", "role": "user"|"assistant", "metrics": {...}}``
     with livekit-agents' per-turn figures (transcription and end-of-turn delay for the user; LLM
     first token, first sentence, TTS first byte and end-to-end latency for the agent). No text.
+    ``user_lines=False`` leaves the users' lines to someone else (a meeting's transcriber).
     """
     pending: set[asyncio.Future[None]] = set()
 
@@ -226,7 +238,7 @@ def _publish_turn_reports(
         item = ev.item
         if not isinstance(item, ChatMessage):
             return
-        if reporter is not None:
+        if reporter is not None and (user_lines or item.role != "user"):
             reporter.message(item, speaker=speaker_of(session, room, item.role))
         if not item.metrics:
             return

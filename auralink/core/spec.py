@@ -16,6 +16,7 @@ __all__ = [
     "LLMSpec",
     "MCPPreset",
     "MCPServerSpec",
+    "MeetingSpec",
     "MemorySpec",
     "PhoneSpec",
     "STTSpec",
@@ -226,6 +227,32 @@ class PhoneSpec(_Strict):
         return self
 
 
+class MeetingSpec(_Strict):
+    """What the agent does in a group call (docs/meetings.md): per-speaker captions and when it speaks."""
+
+    transcribe: bool = Field(
+        default=False, description="transcribe every human separately, caption and record each line"
+    )
+    captions: bool = Field(default=True, description="stream the lines to the room on lk.transcription")
+    reply: Literal["always", "when_addressed"] = Field(
+        default="always",
+        description="with more than one human in the room, answer every turn or only when addressed",
+    )
+    aliases: list[str] = Field(
+        default_factory=list, description="other names or wake phrases the agent answers to"
+    )
+    noise_suppression: bool = Field(
+        default=False, description="denoise each speaker with DeepFilterNet3 before transcribing"
+    )
+
+    @model_validator(mode="after")
+    def _ears(self) -> MeetingSpec:
+        if self.reply == "when_addressed" and not self.transcribe:
+            # the transcriber is what hears every participant, not only the first one
+            raise ValueError("reply: when_addressed needs `transcribe: true`")
+        return self
+
+
 MCPPreset = Literal["memory", "sequential-thinking", "filesystem", "deepwiki", "supabase"]
 
 # the transport each preset speaks; the commands and URLs behind them live in auralink.mcp.presets
@@ -335,6 +362,7 @@ class AgentSpec(_Strict):
     memory: MemorySpec = Field(default_factory=MemorySpec)
     mcp: list[MCPServerSpec] = Field(default_factory=list)
     phone: PhoneSpec = Field(default_factory=PhoneSpec)
+    meeting: MeetingSpec = Field(default_factory=MeetingSpec)
     agent_class: str | None = Field(
         default=None,
         alias="class",

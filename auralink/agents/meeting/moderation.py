@@ -239,7 +239,7 @@ class _ProfanityIndex:
     _TOKEN = re.compile(r"(?:[^\W_]|[@$*])+")
 
     def __init__(self) -> None:
-        from better_profanity import Profanity  # type: ignore[import-untyped] # its package builds a default instance on import
+        from better_profanity import Profanity  # its package builds a default instance on import
 
         words = Profanity().CENSOR_WORDSET
         self._exact = {str(w) for w in words}
@@ -299,7 +299,7 @@ class OfflineToxicity:
     def _load(self) -> tuple[Callable[[list[str]], Any], _ProfanityIndex]:
         with self._lock:
             if self._predict is None or self._index is None:
-                from profanity_check import predict_prob  # type: ignore[import-untyped] # loads the sklearn model (~2 s)
+                from profanity_check import predict_prob  # loads the sklearn model (~2 s)
 
                 self._index = _ProfanityIndex()
                 self._predict = predict_prob
