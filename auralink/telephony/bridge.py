@@ -77,6 +77,7 @@ MARK_AFTER_QUIET_S = 0.120  # the queue stays empty this long after a turn befor
 DROP_AFTER_CLEAR_S = (
     0.5  # audio of the cut turn still in flight is dropped this long (or until it speaks again)
 )
+HANG_UP_DRAIN_S = 3.0  # when the room ends, queued agent audio plays out this long at most
 CALLER_VOICE_RMS = 400.0  # int16 RMS of a caller chunk that counts as speech
 AGENT_SILENT_PEAK = 16  # agent frames peaking below this are silence
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -183,6 +184,7 @@ class MediaStreamBridge:
         # agent -> caller
         self._queue: deque[bytes | _Mark] = deque()
         self._queued = asyncio.Event()
+        self._drained = asyncio.Event()  # set by the pacer whenever the queue runs empty
         self._agent_speaking = False
         self._unmarked = False  # audio sent (or queued) since the last mark
         self._drop_until = 0.0
@@ -206,9 +208,30 @@ class MediaStreamBridge:
                 self._note_state(participant.attributes.get("lk.agent.state"))
             self._spawn(self._pace(), "twilio-pacer")
             logger.info("media stream %s joined room %s", self._stream_sid, self.room.name)
-            await self._receive()
+            await self._until_call_ends()
         finally:
             await self.aclose()
+
+    async def _until_call_ends(self) -> None:
+        """Bridge until Twilio stops or drops the stream, or the room ends (the agent hung up or
+        failed: what it said is played out first, then the socket closes and Twilio ends the call)."""
+        room_gone = asyncio.Event()
+        self.room.on("disconnected", lambda *_: room_gone.set())
+        receive = asyncio.ensure_future(self._receive())
+        gone = asyncio.ensure_future(room_gone.wait())
+        try:
+            await asyncio.wait({receive, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (receive, gone):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if room_gone.is_set() and not receive.done():
+            logger.info("media stream %s: the room ended; hanging up", self._stream_sid)
+            if self._has_audio():
+                self._drained.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._drained.wait(), timeout=HANG_UP_DRAIN_S)
 
     async def aclose(self) -> None:
         if self._closed:
@@ -384,6 +407,7 @@ class MediaStreamBridge:
         while True:
             if not self._queue:
                 self._queued.clear()
+                self._drained.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._queued.wait(), timeout=MARK_AFTER_QUIET_S)
                 if not self._queue:
