@@ -181,6 +181,12 @@ async def test_a_phone_call_through_the_sip_trunk_reaches_the_agent_and_is_recor
         kinds = {p["identity"]: p["kind"] for p in detail["participants"]}
         assert kinds.get(f"sip_{caller}") == "sip", kinds  # the caller's number keys the call
         assert "agent" in kinds.values(), kinds
+        turns = (await http.get(f"/v1/calls/{call['id']}/transcript")).json()["turns"]
+        said = [(t["role"], t["speaker"], t["text"].lower()) for t in turns]
+        assert any(r == "user" and who == f"sip_{caller}" and "capital" in text for r, who, text in said), (
+            said
+        )
+        assert any(r == "assistant" for r, _, _ in said), said
 
         assert (await http.delete(f"/v1/phone-numbers/{attached['id']}")).status_code == 204
 
