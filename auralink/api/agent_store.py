@@ -49,7 +49,7 @@ from auralink.core import AgentSpec, Catalogue, ConfigError
 from auralink.core.catalogue import spec_problems
 
 from .catalogue import CatalogueCache
-from .db import AgentRecord, AgentVersion, Organisation, new_id, utcnow
+from .db import AgentRecord, AgentVersion, ModerationPolicyRecord, Organisation, new_id, utcnow
 from .deps import SessionDep
 from .schemas.agents import AgentSource
 from .tokens import DispatchMetadata
@@ -129,6 +129,8 @@ class ResolvedAgent:
     features: dict[str, bool]
     version: int | None = None  # the database version; None for a file agent
     record: AgentRecord | None = field(default=None, compare=False)
+    #: the organisation's moderation policy as JSON (None: it has none); the worker merges it
+    moderation: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -143,13 +145,16 @@ class ResolvedAgent:
         """What a dispatch of this agent tells the worker: a database agent's whole spec and version,
         and the effective feature toggles (the worker switches off what they switch off)."""
         if self.record is None:
-            return DispatchMetadata(agent=self.name, org=org_id, features=dict(self.features))
+            return DispatchMetadata(
+                agent=self.name, org=org_id, features=dict(self.features), moderation=self.moderation
+            )
         return DispatchMetadata(
             agent=self.name,
             org=org_id,
             version=self.version,
             spec=spec_json(self.spec),
             features=dict(self.features),
+            moderation=self.moderation,
         )
 
 
@@ -167,6 +172,13 @@ class AgentStore:
     async def org_toggles(self, org_id: str) -> dict[str, bool]:
         organisation = await self._session.get(Organisation, org_id)
         return dict(organisation.features or {}) if organisation is not None else {}
+
+    async def org_moderation(self, org_id: str) -> dict[str, Any] | None:
+        """The organisation's stored moderation policy as JSON, or None when it has none."""
+        policy: dict[str, Any] | None = await self._session.scalar(
+            select(ModerationPolicyRecord.policy).where(ModerationPolicyRecord.org_id == org_id)
+        )
+        return policy
 
     async def record(self, org_id: str, name: str, *, deleted: bool = False) -> AgentRecord | None:
         """The organisation's database agent of that name (with ``deleted``: even a deleted one)."""
@@ -203,7 +215,11 @@ class AgentStore:
             ) from None
 
     def _resolved(
-        self, record: AgentRecord, stored: AgentVersion, org_toggles: Mapping[str, bool]
+        self,
+        record: AgentRecord,
+        stored: AgentVersion,
+        org_toggles: Mapping[str, bool],
+        moderation: dict[str, Any] | None = None,
     ) -> ResolvedAgent:
         return ResolvedAgent(
             spec=self.spec_of(record, stored),
@@ -211,6 +227,7 @@ class AgentStore:
             features=effective_features(org_toggles, record.features or {}),
             version=record.version,
             record=record,
+            moderation=moderation,
         )
 
     async def resolve_record(self, record: AgentRecord) -> ResolvedAgent:
@@ -218,7 +235,9 @@ class AgentStore:
         stored = await self.version(record, record.version)
         if stored is None:  # never left so by the store; a hand-edited database
             raise ConfigError(f"agent {record.name!r} has no version {record.version}")
-        return self._resolved(record, stored, await self.org_toggles(record.org_id))
+        return self._resolved(
+            record, stored, await self.org_toggles(record.org_id), await self.org_moderation(record.org_id)
+        )
 
     async def resolve(self, org_id: str, name: str) -> ResolvedAgent | None:
         """What ``name`` means for the organisation now (None: neither in the database nor the file)."""
@@ -229,7 +248,10 @@ class AgentStore:
         if spec is None:
             return None
         return ResolvedAgent(
-            spec=spec, source=AgentSource.FILE, features=effective_features(await self.org_toggles(org_id))
+            spec=spec,
+            source=AgentSource.FILE,
+            features=effective_features(await self.org_toggles(org_id)),
+            moderation=await self.org_moderation(org_id),
         )
 
     async def file_agent(self, name: str) -> AgentSpec | None:
@@ -246,11 +268,16 @@ class AgentStore:
             .where(AgentRecord.org_id == org_id, AgentRecord.deleted_at.is_(None))
         )
         org_toggles = await self.org_toggles(org_id)
-        agents = {record.name: self._resolved(record, stored, org_toggles) for record, stored in rows}
+        moderation = await self.org_moderation(org_id)
+        agents = {
+            record.name: self._resolved(record, stored, org_toggles, moderation) for record, stored in rows
+        }
         file_features = effective_features(org_toggles)
         for spec in (await self.catalogue()).agents:
             if spec.name not in agents:
-                agents[spec.name] = ResolvedAgent(spec=spec, source=AgentSource.FILE, features=file_features)
+                agents[spec.name] = ResolvedAgent(
+                    spec=spec, source=AgentSource.FILE, features=file_features, moderation=moderation
+                )
         return [agents[name] for name in sorted(agents)]
 
     async def known_names(self, org_id: str) -> list[str]:

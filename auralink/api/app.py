@@ -14,6 +14,7 @@ __all__ = ["create_app", "serve"]
 import errno
 import gc
 import logging
+import re
 import signal
 import socket
 import threading
@@ -27,6 +28,7 @@ from fastapi import FastAPI
 from auralink.core import PortInUse, ServiceFailed, Settings
 
 from . import routes
+from .archive import ArchiveErasable, ArchiveHandle
 from .catalogue import CatalogueCache
 from .db import Database, upgrade
 from .errors import install_error_handlers
@@ -76,6 +78,16 @@ def _start_background(
     return dispatcher, usage, retention
 
 
+def _install_stores(app: FastAPI, settings: Settings) -> None:
+    """The long-term memory and the meeting archive's index, opened on first use; every store
+    outside the API's tables registers on ``app.state.erasables`` for GDPR export and erase."""
+    app.state.memories = MemoryHandle(settings=settings)
+    app.state.archive = ArchiveHandle(settings=settings)
+    app.state.erasables = ErasableRegistry()
+    app.state.erasables.register("memories", MemoryErasable(settings=settings))
+    app.state.erasables.register("archive_index", ArchiveErasable(app.state.archive))
+
+
 def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     """The API for ``settings``; serves the built page from ``web_dist`` (default: ``web/dist``).
 
@@ -114,6 +126,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
             closers = (
                 app.state.link_cache,
                 retention,
+                app.state.archive,
                 app.state.memories,
                 usage,
                 dispatcher,
@@ -135,16 +148,18 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalogue = CatalogueCache(path=settings.agents_file)
     app.state.link_cache = LinkCache(ttl_s=settings.link_cache_ttl_s)
-    app.state.memories = MemoryHandle(settings=settings)
-    # stores outside the API's tables (memory, recordings) register here for GDPR export/erase
-    app.state.erasables = ErasableRegistry()
-    app.state.erasables.register("memories", MemoryErasable(settings=settings))
+    _install_stores(app, settings)
     install_error_handlers(app)
     install_usage(app, settings)  # a bad AURALINK_PLANS_FILE fails here, naming the field
     install_openapi(app)
     app.state.metrics = ApiMetrics()
     # the last added runs first: metrics see every answer, 429s included, before bodies are read
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(
+        BodySizeLimit,
+        upload_paths=re.compile(r"/v1/ingest/calls/[A-Za-z0-9_-]+/files"),
+        # the multipart envelope (boundaries, headers, form fields) on top of the file itself
+        upload_max_bytes=settings.meeting_file_max_bytes + 64 * 1024,
+    )
     app.add_middleware(UsageMiddleware)  # after the rate limit: a 429 is not a metered call
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

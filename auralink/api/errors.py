@@ -12,6 +12,8 @@ The management API's own refusals extend the core tree here, at the HTTP edge:
         │   └── SignupClosed    403  AURALINK_ALLOW_SIGNUP is off
         ├── NotFound            404  no such id in the caller's organisation
         ├── Conflict            409  the change clashes with stored data (e-mail taken, last owner)
+        ├── TooLarge            413  an upload over its limit (a file shared in a meeting)
+        ├── UnsupportedMedia    415  a file type not accepted, or bytes that are not what they claim
         └── InvalidField        422  a body field is valid alone but not in this context
 
 Database failures never answer 500: a constraint clash is 409, an unreachable database 503.
@@ -27,6 +29,8 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "SignupClosed",
+    "TooLarge",
+    "UnsupportedMedia",
     "install_error_handlers",
     "status_for",
 ]
@@ -80,6 +84,14 @@ class Conflict(ApiError):
     pass
 
 
+class TooLarge(ApiError):
+    pass
+
+
+class UnsupportedMedia(ApiError):
+    pass
+
+
 class InvalidField(ApiError):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
@@ -92,6 +104,8 @@ _STATUS: tuple[tuple[type[AuraLinkError], int], ...] = (
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (TooLarge, 413),
+    (UnsupportedMedia, 415),
     (InvalidField, 422),
     (ApiError, 400),
     (UnknownAgent, 404),

@@ -78,6 +78,10 @@ class Action(StrEnum):
     MEMORIES_WRITE = "memories:write"
     PHONE_NUMBERS_READ = "phone_numbers:read"
     PHONE_NUMBERS_WRITE = "phone_numbers:write"
+    MODERATION_READ = "moderation:read"
+    MODERATION_WRITE = "moderation:write"
+    FILES_READ = "files:read"
+    FILES_DELETE = "files:delete"
 
 
 _EVERYONE = frozenset(Role)
@@ -126,6 +130,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.MEMORIES_WRITE: _BUILDERS,
     Action.PHONE_NUMBERS_READ: _EVERYONE,
     Action.PHONE_NUMBERS_WRITE: _BUILDERS,
+    Action.MODERATION_READ: _MANAGERS,
+    Action.MODERATION_WRITE: _MANAGERS,
+    Action.FILES_READ: _BUILDERS,
+    Action.FILES_DELETE: _MANAGERS,
 }
 
 _DESCRIPTIONS: dict[Action, str] = {
@@ -169,6 +177,10 @@ _DESCRIPTIONS: dict[Action, str] = {
     Action.MEMORIES_WRITE: "add a memory about a subject, delete one, or forget a subject",
     Action.PHONE_NUMBERS_READ: "list phone numbers, the agent each reaches and their SIP trunk settings",
     Action.PHONE_NUMBERS_WRITE: "attach a phone number to an agent (SIP trunk), change or detach it",
+    Action.MODERATION_READ: "see the moderation policy and the decisions moderation took in calls",
+    Action.MODERATION_WRITE: "change the organisation's moderation policy; confirm or overturn flagged decisions",
+    Action.FILES_READ: "list and download files shared in calls (a download is a sensitive read, audited)",
+    Action.FILES_DELETE: "delete a file shared in a call",
 }
 
 

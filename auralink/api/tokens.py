@@ -27,7 +27,9 @@ class DispatchMetadata(BaseModel):
     ``agent`` names it; ``spec`` (when the organisation keeps the agent in the database) is the
     whole AgentSpec as JSON, which the worker runs instead of its agents.yaml entry;
     ``version`` is that spec's version and ``org`` the organisation; ``features`` are the
-    effective toggles (memory, recording, translation, moderation, mcp).
+    effective toggles (memory, recording, translation, moderation, mcp); ``moderation`` is the
+    organisation's moderation policy (``ModerationPolicy`` as JSON) when it stored one: the worker
+    merges it with the agent's own (``ModerationPolicy.merge(org, agent)``).
     """
 
     agent: str
@@ -35,6 +37,7 @@ class DispatchMetadata(BaseModel):
     version: int | None = None
     spec: dict[str, Any] | None = None
     features: dict[str, bool] | None = None
+    moderation: dict[str, Any] | None = None
 
     def dumps(self) -> str:
         return self.model_dump_json(exclude_none=True)
@@ -81,16 +84,20 @@ def room_join_token(
     dispatch: DispatchMetadata,
     room_metadata: RoomMetadata | None = None,
     attributes: dict[str, str] | None = None,
+    can_update_own_metadata: bool = False,
     ttl: timedelta = TOKEN_TTL,
 ) -> str:
     """A signed JWT that joins ``room`` as ``identity`` and dispatches the agent on the worker;
-    ``attributes`` are the participant's from the moment it joins (a phone caller's number)."""
+    ``attributes`` are the participant's from the moment it joins (a phone caller's number);
+    ``can_update_own_metadata`` lets the participant change its own name and attributes (a
+    meeting visitor's ``auralink.language``)."""
     grants = api.VideoGrants(
         room_join=True,
         room=room,
         can_publish=True,
         can_subscribe=True,
         can_publish_data=True,
+        can_update_own_metadata=can_update_own_metadata,
     )
     config = api.RoomConfiguration(
         agents=[api.RoomAgentDispatch(agent_name=worker_agent_name, metadata=dispatch.dumps())],

@@ -1,4 +1,5 @@
-"""Management commands over the API: ``auralink api-keys|links|calls|webhooks|usage …`` and the
+"""Management commands over the API: ``auralink api-keys|links|calls|webhooks|usage …``,
+``auralink search "query"`` over the meeting archive, and the
 ``auralink agents push|pull|remote|versions|rollback|delete`` subcommands.
 
 They talk to the API at ``AURALINK_API_URL`` (default ``http://<api_host>:<api_port>``) with the
@@ -24,7 +25,7 @@ import yaml
 from auralink.client import ApiError, AuraLink, JSONObject
 from auralink.core import ConfigError, Settings, load_catalogue
 
-MANAGE_COMMANDS = ("api-keys", "links", "calls", "webhooks", "usage")
+MANAGE_COMMANDS = ("api-keys", "links", "calls", "webhooks", "usage", "search")
 AGENT_API_COMMANDS = ("push", "pull", "remote", "versions", "rollback", "delete")
 
 Handler = Callable[[AuraLink, argparse.Namespace], Awaitable[Any]]
@@ -64,6 +65,22 @@ def add_parsers(sub: Any) -> None:
     _call_parsers(sub)
     _webhook_parsers(sub)
     _usage_parsers(sub)
+    _search_parser(sub)
+
+
+def _search_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "search", help="search what was said and the notes across your calls (over the API)"
+    )
+    _common(p)
+    p.set_defaults(verb="run")
+    p.add_argument("query", help="words to look for, or a question (semantic)")
+    p.add_argument("--mode", choices=["text", "semantic", "hybrid"], default="text")
+    p.add_argument("--from", dest="since", type=_when, help="said at or after this ISO 8601 time")
+    p.add_argument("--to", dest="until", type=_when, help="said before this ISO 8601 time")
+    p.add_argument("--agent", help="only calls with this agent")
+    p.add_argument("--participant", help="only calls this participant identity was in")
+    p.add_argument("--limit", type=int, default=20)
 
 
 def _key_parsers(sub: Any) -> None:
@@ -208,6 +225,18 @@ async def _calls_list(c: AuraLink, a: argparse.Namespace) -> JSONObject:
     )
 
 
+async def _search(c: AuraLink, a: argparse.Namespace) -> JSONObject:
+    return await c.calls.search(
+        a.query,
+        mode=a.mode,
+        since=a.since,
+        until=a.until,
+        agent=a.agent,
+        participant=a.participant,
+        limit=a.limit,
+    )
+
+
 async def _usage_plan(c: AuraLink, a: argparse.Namespace) -> JSONObject:
     return await c.usage.set_plan(a.new_plan) if a.new_plan else await c.usage.plan()
 
@@ -259,6 +288,7 @@ _HANDLERS: dict[tuple[str, str], Handler] = {
     ("usage", "report"): lambda c, a: c.usage.report(period=a.period, group_by=a.group_by),
     ("usage", "csv"): lambda c, a: c.usage.export_csv(period=a.period),
     ("usage", "plan"): _usage_plan,
+    ("search", "run"): _search,
     ("agents", "push"): _agents_push,
     ("agents", "pull"): _agents_pull,
     ("agents", "remote"): lambda c, a: c.agents.list(),
@@ -278,6 +308,7 @@ _COLUMNS: dict[str, Sequence[str]] = {
     "deliveries": ("id", "event_type", "status", "attempts", "last_status_code", "created_at"),
     "agents": ("name", "source", "version", "description"),
     "versions": ("version", "current", "created_by", "created_at"),
+    "search": ("at", "room", "kind", "speaker", "score", "snippet"),
 }
 
 

@@ -66,6 +66,11 @@ class AuraLink:
         self.audit = Audit(self)
         self.gdpr = Gdpr(self)
 
+    async def search(self, q: str, **filters: Any) -> JSONObject:
+        """The meeting archive: ``calls.search`` (``mode``, ``since``, ``until``, ``participant``,
+        ``agent``, ``limit``)."""
+        return await self.calls.search(q, **filters)
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

@@ -276,6 +276,28 @@ class Calls(_Resource):
         result: JSONObject = await self._c.json("GET", f"/v1/calls/{call_id}/transcript")
         return result
 
+    async def notes(self, call_id: str) -> JSONObject:
+        """The call's meeting notes: ``notes`` (JSON) and ``markdown``."""
+        result: JSONObject = await self._c.json("GET", f"/v1/calls/{call_id}/notes")
+        return result
+
+    async def search(
+        self,
+        q: str,
+        *,
+        mode: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        participant: str | None = None,
+        agent: str | None = None,
+        limit: int | None = None,
+    ) -> JSONObject:
+        """Transcript lines and notes across calls matching ``q`` (``mode`` text|semantic|hybrid)."""
+        params = _body(q=q, mode=mode, participant=participant, agent=agent, limit=limit)
+        params |= _body(**{"from": since, "to": until})
+        result: JSONObject = await self._c.json("GET", "/v1/search", params=params)
+        return result
+
 
 class Usage(_Resource):
     """Metered usage per period, the CSV export, and the organisation's plan and quotas."""

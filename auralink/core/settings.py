@@ -225,6 +225,20 @@ class Settings(BaseSettings):
         "the same one again within them is refused as a replay",
     )
 
+    # --- meetings (docs/api-meetings.md)
+    meeting_file_max_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        gt=0,
+        le=1 << 30,
+        description="largest file a meeting participant may share (bytes); larger uploads answer 413",
+    )
+    meeting_file_types: str = Field(
+        default="pdf,png,jpeg,gif,webp,txt,md,csv,docx,xlsx,pptx,zip",
+        pattern=r"^[a-z0-9]+(,[a-z0-9]+)*$",
+        description="comma-separated file types meetings accept (pdf, png, jpeg, gif, webp, txt, md, "
+        "csv, json, docx, xlsx, pptx, zip); the declared type and the bytes must both match one",
+    )
+
     @field_validator("livekit_api_secret")
     @classmethod
     def _no_placeholder_secret(cls, v: SecretStr | None) -> SecretStr | None:

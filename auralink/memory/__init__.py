@@ -6,6 +6,7 @@ Read path (inside a voice turn, no LLM): :class:`Retriever` ``prefetch`` at sess
 against what is stored. See docs/memory.md.
 """
 
+from .archive import ArchiveEntry, ArchiveHit, ArchiveIndexer, ArchiveStore
 from .base import Embedder, MemoryStore
 from .chroma import ChromaMemoryStore, Layout
 from .dedupe import plan_upserts
@@ -20,6 +21,10 @@ __all__ = [
     "KIND_WEIGHTS",
     "LOCAL_ORG",
     "MEMORY_KINDS",
+    "ArchiveEntry",
+    "ArchiveHit",
+    "ArchiveIndexer",
+    "ArchiveStore",
     "CachedEmbedder",
     "ChromaMemoryStore",
     "Embedder",

@@ -25,6 +25,9 @@ from tests.unit.api import (
     test_gdpr,
     test_keys,
     test_links,
+    test_meeting_moderation,
+    test_meeting_notes_files,
+    test_meeting_search,
     test_members,
     test_usage,
     test_webhooks,
@@ -72,6 +75,9 @@ _MODULES = (
     test_analytics,
     test_audit,
     test_gdpr,
+    test_meeting_moderation,
+    test_meeting_notes_files,
+    test_meeting_search,
 )
 for _module in _MODULES:
     for _name, _test in vars(_module).items():

@@ -10,7 +10,8 @@ one or one for another room is refused (401). ``auralink.agents.reporting`` make
 **What.** A batch of events (:class:`~auralink.api.schemas.IngestBatch`): final transcript
 lines (``call_turns``, one per ``seq``: a resend lands once), usage since the previous report
 (added to the call's ``usage_records`` row per metric), and agent errors (``calls.errors``;
-an unrecoverable one marks the call failed). A report for a room LiveKit's webhooks have not
+an unrecoverable one marks the call failed), moderation decisions and meeting notes
+(:mod:`.meetings`). A report for a room LiveKit's webhooks have not
 announced yet makes the call from the room name and metadata the batch carries.
 """
 
@@ -30,10 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auralink.api.db import Call, CallTurn, UsageRecord, new_id, utcnow
 from auralink.api.errors import NotAuthenticated
 from auralink.api.schemas.calls import IngestBatch, IngestError, IngestTurn, IngestUsage
+from auralink.api.schemas.meetings import IngestModeration, IngestNotes
 from auralink.api.webhooks import TranscriptFinal, enqueue
 from auralink.api.webhooks.events import TranscriptFinalData
+from auralink.memory import ArchiveEntry
 
 from .lifecycle import CallOrigin, announce_start, ensure_call
+from .meetings import store_moderation, store_notes
 
 logger = logging.getLogger("auralink.api")
 
@@ -76,9 +80,14 @@ class IngestOutcome:
     usage: int
     errors: int
     queued: int
+    moderation: int = 0
+    notes: int = 0
+    #: what the archive's search index should learn (new lines, the notes); indexed after commit
+    archive: tuple[ArchiveEntry, ...] = ()
 
 
-async def _add_turn(session: AsyncSession, call: Call, turn: IngestTurn) -> bool:
+async def _add_turn(session: AsyncSession, call: Call, turn: IngestTurn) -> str | None:
+    """The new line's id, or None when this ``seq`` is stored already."""
     values = {
         "id": new_id("trn"),
         "call_id": call.id,
@@ -97,7 +106,8 @@ async def _add_turn(session: AsyncSession, call: Call, turn: IngestTurn) -> bool
         .on_conflict_do_nothing(index_elements=["call_id", "seq"])
         .returning(CallTurn.id)
     )
-    return added.scalar_one_or_none() is not None
+    added_id: str | None = added.scalar_one_or_none()
+    return added_id
 
 
 async def _add_usage(session: AsyncSession, call: Call, usage: IngestUsage) -> None:
@@ -140,14 +150,28 @@ async def apply_batch(session: AsyncSession, *, room_sid: str, batch: IngestBatc
     )
     call, org_now_known = await ensure_call(session, origin)
     queued = await announce_start(session, call) if org_now_known else 0
-    turns = duplicates = usage = errors = 0
+    turns = duplicates = usage = errors = moderation = notes = 0
+    archive: list[ArchiveEntry] = []
     for event in batch.events:
         if isinstance(event, IngestTurn):
-            if await _add_turn(session, call, event):
+            line_id = await _add_turn(session, call, event)
+            if line_id is not None:
                 turns += 1
                 queued += await _transcript_final(session, call)
+                if call.org_id is not None:
+                    archive.append(_line_entry(call, line_id, event))
             else:
                 duplicates += 1
+        elif isinstance(event, IngestModeration):
+            stored, sent = await store_moderation(session, call, event)
+            moderation += int(stored)
+            queued += sent
+        elif isinstance(event, IngestNotes):
+            row, sent = await store_notes(session, call, event)
+            if row is not None:
+                notes += 1
+                queued += sent
+                archive.append(_notes_entry(call, row.search_text, row.updated_at.timestamp()))
         elif isinstance(event, IngestUsage):
             await _add_usage(session, call, event)
             usage += 1
@@ -158,7 +182,40 @@ async def apply_batch(session: AsyncSession, *, room_sid: str, batch: IngestBatc
     if errors:
         call.errors += errors
     return IngestOutcome(
-        call=call, turns=turns, duplicates=duplicates, usage=usage, errors=errors, queued=queued
+        call=call,
+        turns=turns,
+        duplicates=duplicates,
+        usage=usage,
+        errors=errors,
+        queued=queued,
+        moderation=moderation,
+        notes=notes,
+        archive=tuple(archive),
+    )
+
+
+def _line_entry(call: Call, line_id: str, turn: IngestTurn) -> ArchiveEntry:
+    return ArchiveEntry(
+        id=line_id,
+        org_id=call.org_id or "",
+        call_id=call.id,
+        kind="line",
+        text=turn.text,
+        at=(turn.spoken_at or utcnow()).timestamp(),
+        speaker=turn.speaker,
+        agent=call.agent or "",
+    )
+
+
+def _notes_entry(call: Call, text: str, at: float) -> ArchiveEntry:
+    return ArchiveEntry(
+        id=f"notes:{call.id}",
+        org_id=call.org_id or "",
+        call_id=call.id,
+        kind="notes",
+        text=text,
+        at=at,
+        agent=call.agent or "",
     )
 
 

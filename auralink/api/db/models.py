@@ -14,6 +14,10 @@
     audit_log                                      (append-only, hash-chained)
     member_identities                              (OIDC logins of members)
     phone_numbers                                  (numbers attached to agents through livekit-sip)
+    moderation_policies                            (one moderation policy per organisation)
+    calls ─┬─ moderation_decisions                 (what moderation flagged, redacted or blocked; reviews)
+           ├─ call_notes                           (meeting notes: summary, action items, follow-ups)
+           └─ call_files                           (files shared in a meeting; the bytes live on disk)
 
 Ids are short random strings with a kind prefix (``org_…``, ``mem_…``, ``key_…``, ``lnk_…``), so they
 say what they name and cannot be enumerated. Times are timezone-aware UTC on every backend.
@@ -29,12 +33,16 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Call",
+    "CallFile",
+    "CallNotes",
     "CallParticipant",
     "CallTurn",
     "LinkVisitor",
     "Member",
     "MemberIdentity",
     "MemberSession",
+    "ModerationDecision",
+    "ModerationPolicyRecord",
     "Organisation",
     "PhoneNumber",
     "Room",
@@ -527,3 +535,86 @@ class PhoneNumber(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ModerationPolicyRecord(Base):
+    """An organisation's moderation policy (``ModerationPolicy`` as JSON): a floor every agent keeps."""
+
+    __tablename__ = "moderation_policies"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("mpl"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), unique=True)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ModerationDecision(Base):
+    """One rule that matched one line of a call, as the worker reported it (never the raw text).
+
+    ``review_status`` is ``pending`` for a ``flag`` until someone confirms or overturns it
+    (``confirmed`` / ``overturned``, with reviewer, time and note), and ``none`` otherwise.
+    """
+
+    __tablename__ = "moderation_decisions"
+    __table_args__ = (
+        Index("ix_moderation_decisions_org_id_at", "org_id", "at"),
+        Index("ix_moderation_decisions_call_id", "call_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("mod"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    rule_id: Mapped[str] = mapped_column(String(63))
+    kind: Mapped[str] = mapped_column(String(16))
+    entity: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    actions: Mapped[list[str]] = mapped_column(JSON)
+    speaker: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(8))  # speech | chat
+    excerpt: Mapped[str] = mapped_column(String(200))
+    text_redacted: Mapped[str | None] = mapped_column(Text, nullable=True)  # the line, PII redacted
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    review_status: Mapped[str] = mapped_column(String(16), default="none")
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    review_note: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class CallNotes(Base):
+    """A call's meeting notes (``MeetingNotes`` as JSON); a later report replaces an earlier one.
+
+    ``search_text`` is the notes flattened to text (summary, decisions, action items, questions)
+    for the archive's text search; ``final`` is set by the report sent when the meeting ended.
+    """
+
+    __tablename__ = "call_notes"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    notes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CallFile(Base):
+    """A file shared in a call: who sent it, its name, type, size and sha256; the bytes are on
+    disk under ``<data_dir>/files/<org>/<call>/<id>``."""
+
+    __tablename__ = "call_files"
+    __table_args__ = (Index("ix_call_files_call_id_created_at", "call_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("fil"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    sender: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

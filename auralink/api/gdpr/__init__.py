@@ -4,6 +4,7 @@ A subject (:class:`Subject`) is a participant identity, a phone number or a memb
 within one organisation. Where data lives:
 
 - :mod:`.calls`: call participations, transcript lines, summaries, room events;
+- :mod:`.meetings`: moderation decisions, files shared in meetings, meeting notes;
 - :mod:`.members`: a member's record, logins, OIDC identities, what they created;
 - :mod:`.erasable`: stores outside these tables (memory, recordings) register an
   :class:`Erasable` on ``app.state.erasables`` and are exported and erased with the rest;

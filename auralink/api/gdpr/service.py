@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = ["erase_database", "erase_stores", "export_subject"]
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from auralink.api.permissions import Role
 from .archive import count_records
 from .calls import erase_calls, export_calls, find_calls
 from .erasable import ErasableRegistry
+from .meetings import erase_meetings, export_meetings, find_meetings
 from .members import erase_member, export_member, find_member
 from .subject import Subject
 
@@ -30,17 +32,25 @@ async def export_subject(
     if subject.kind == "member":
         files.update(await export_member(session, await find_member(session, subject)))
     else:
-        files.update(export_calls(await find_calls(session, subject)))
+        calls = await find_calls(session, subject)
+        files.update(export_calls(calls))
+        files.update(export_meetings(await find_meetings(session, subject, calls)))
     for name, store in stores:
         files[name] = await store.export(subject)
     return files, {name: count_records(data) for name, data in files.items()}
 
 
-async def erase_database(session: AsyncSession, subject: Subject, *, by: Role) -> dict[str, int]:
-    """Remove the subject from the API's tables (not committed); counts per place."""
+async def erase_database(
+    session: AsyncSession, subject: Subject, *, by: Role, data_dir: Path | None = None
+) -> dict[str, int]:
+    """Remove the subject from the API's tables (not committed) and the bytes of files they
+    shared under ``data_dir``; counts per place."""
     if subject.kind == "member":
         return await erase_member(session, await find_member(session, subject), by=by)
-    return await erase_calls(session, await find_calls(session, subject))
+    calls = await find_calls(session, subject)
+    meetings = await find_meetings(session, subject, calls)  # before the rows it reads through go
+    counts = await erase_meetings(session, meetings, data_dir=data_dir)
+    return await erase_calls(session, calls) | counts
 
 
 async def erase_stores(subject: Subject, stores: ErasableRegistry) -> dict[str, int]:

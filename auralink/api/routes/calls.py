@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auralink.api.audit import audit_read
 from auralink.api.auth import Principal
 from auralink.api.calls import CallFilter, counts, latency_summary, list_calls, usage_totals
-from auralink.api.db import Call, CallParticipant, CallTurn, is_id
+from auralink.api.db import Call, CallNotes, CallParticipant, CallTurn, is_id
 from auralink.api.deps import SessionDep, require, writes
 from auralink.api.errors import NotFound, PermissionDenied
 from auralink.api.permissions import Action
@@ -139,6 +139,7 @@ async def get_call(call_id: str, session: SessionDep, principal: Reader) -> Call
         ],
         latency=summary,
         usage=await usage_totals(session, call.id),
+        has_notes=await session.get(CallNotes, call.id) is not None,
     )
 
 

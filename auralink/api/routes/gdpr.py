@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from auralink.api.audit import audit_read, record
 from auralink.api.auth import Principal
 from auralink.api.db import utcnow
-from auralink.api.deps import SessionDep, require
+from auralink.api.deps import SessionDep, SettingsDep, require
 from auralink.api.gdpr import (
     ErasableRegistry,
     Subject,
@@ -117,6 +117,7 @@ async def erase(
     body: GdprRequest,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: Annotated[Principal, Depends(require(Action.GDPR_ERASE))],
 ) -> GdprErased:
     """Remove the subject from calls, transcripts, room events, members and every registered store.
@@ -125,7 +126,7 @@ async def erase(
     who is the last owner is refused (409), one who outranks you too (403).
     """
     subject = _subject(body, principal)
-    counts = await erase_database(session, subject, by=principal.role)
+    counts = await erase_database(session, subject, by=principal.role, data_dir=settings.data_dir)
     counts |= await erase_stores(subject, _stores(request))
     total = sum(counts.values())
     await session.flush()  # the rows' own entries (member.deleted …) first, then the summary

@@ -8,7 +8,7 @@ transaction as the lines they announce, and the dispatcher is woken after the co
 
 from __future__ import annotations
 
-__all__ = ["router"]
+__all__ = ["WorkerRoom", "router"]
 
 import logging
 from typing import Annotated
@@ -42,6 +42,10 @@ async def _worker(room_sid: RoomSid, request: Request, settings: SettingsDep) ->
     return room_sid
 
 
+#: the room a worker token was checked for (401 before the body is read otherwise)
+WorkerRoom = Annotated[str, Depends(_worker)]
+
+
 @router.post(
     "/calls/{room_sid}/events",
     responses={
@@ -60,6 +64,8 @@ async def ingest_events(
     await session.commit()
     if outcome.queued:
         wake_dispatcher(request)
+    if outcome.archive:  # indexed for search after the commit, off this request's path
+        await request.app.state.archive.submit(outcome.archive)
     logger.info(
         "ingest for call %s: %d line(s), %d resent, %d usage, %d error(s)",
         outcome.call.id,
@@ -74,4 +80,6 @@ async def ingest_events(
         duplicates=outcome.duplicates,
         usage=outcome.usage,
         errors=outcome.errors,
+        moderation=outcome.moderation,
+        notes=outcome.notes,
     )

@@ -30,6 +30,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from .common import StrictBody
+from .meetings import IngestModeration, IngestNotes
 
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 # transcript lines may hold newlines and tabs, never NUL or other control characters
@@ -95,6 +96,7 @@ class CallDetail(CallPublic):
     usage: dict[str, float] = Field(
         description="totals per metric (call_seconds, stt_seconds, tts_characters, llm_*_tokens)"
     )
+    has_notes: bool = Field(default=False, description="meeting notes exist: GET /v1/calls/{id}/notes")
 
 
 class TurnPublic(BaseModel):
@@ -149,7 +151,9 @@ class IngestError(StrictBody):
     recoverable: bool = True
 
 
-IngestEvent = Annotated[IngestTurn | IngestUsage | IngestError, Field(discriminator="type")]
+IngestEvent = Annotated[
+    IngestTurn | IngestUsage | IngestError | IngestModeration | IngestNotes, Field(discriminator="type")
+]
 
 
 class IngestBatch(StrictBody):
@@ -183,3 +187,5 @@ class IngestResult(BaseModel):
     duplicates: int = Field(description="lines already stored (a resend)")
     usage: int = Field(description="usage reports added")
     errors: int = Field(description="errors counted")
+    moderation: int = Field(default=0, description="moderation decisions stored")
+    notes: int = Field(default=0, description="meeting notes stored (a later report replaces an earlier)")

@@ -27,6 +27,7 @@ FilterEvent = Literal[
     "call.failed",
     "transcript.final",
     "summary.ready",
+    "moderation.flagged",
     "link.used",
     "usage.threshold",
 ]
@@ -40,7 +41,7 @@ def _url_text(url: HttpUrl) -> str:
 
 
 Url = Annotated[HttpUrl, Field(max_length=2048), AfterValidator(_url_text)]
-Events = Annotated[list[FilterEvent], Field(max_length=6), AfterValidator(lambda v: sorted(set(v)))]
+Events = Annotated[list[FilterEvent], Field(max_length=8), AfterValidator(lambda v: sorted(set(v)))]
 
 
 class DeliveryStatus(StrEnum):

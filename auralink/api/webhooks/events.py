@@ -18,6 +18,8 @@ __all__ = [
     "EventType",
     "LinkUsed",
     "LinkUsedData",
+    "ModerationFlagged",
+    "ModerationFlaggedData",
     "SummaryReady",
     "SummaryReadyData",
     "TranscriptFinal",
@@ -32,7 +34,7 @@ __all__ = [
 ]
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
@@ -44,6 +46,7 @@ EventType = Literal[
     "call.failed",
     "transcript.final",
     "summary.ready",
+    "moderation.flagged",
     "link.used",
     "usage.threshold",
 ]
@@ -53,6 +56,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "call.failed",
     "transcript.final",
     "summary.ready",
+    "moderation.flagged",
     "link.used",
     "usage.threshold",
 )
@@ -112,6 +116,33 @@ class TranscriptFinal(WebhookEventBase):
 
 class SummaryReadyData(BaseModel):
     room: str
+    call_id: str | None = None
+    title: str | None = None
+    summary: str = Field(default="", description="the meeting's summary")
+    action_items: list[dict[str, Any]] = Field(
+        default_factory=list, description="owner, text, due (ISO date), due_phrase: as in the notes"
+    )
+    follow_ups: list[dict[str, Any]] = Field(default_factory=list, description="owner, message, items")
+
+
+class ModerationFlaggedData(BaseModel):
+    room: str
+    call_id: str
+    decision_id: str = Field(description="review it with POST /v1/moderation/decisions/{id}/review")
+    rule_id: str
+    kind: str
+    entity: str | None = None
+    actions: list[str]
+    speaker: str = Field(description="the participant identity")
+    source: str
+    score: float | None = None
+
+
+class ModerationFlagged(WebhookEventBase):
+    """Moderation flagged a line of a call for human review."""
+
+    type: Literal["moderation.flagged"] = "moderation.flagged"
+    data: ModerationFlaggedData
 
 
 class SummaryReady(WebhookEventBase):
@@ -160,6 +191,7 @@ WebhookEvent = Annotated[
     | CallFailed
     | TranscriptFinal
     | SummaryReady
+    | ModerationFlagged
     | LinkUsed
     | UsageThreshold
     | WebhookTest,

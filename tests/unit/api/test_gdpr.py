@@ -128,7 +128,11 @@ async def test_export_holds_the_subjects_calls_and_lines_and_nobody_elses(api: A
         "transcripts": 1,
         "summaries": 0,
         "room_events": 1,
+        "moderation_decisions": 0,
+        "shared_files": 0,
+        "meeting_notes": 0,
         "memories": 0,
+        "archive_index": 0,
     }
 
     # a phone number matches the sip_ identity livekit-sip gives the caller, however it is written
@@ -156,7 +160,11 @@ async def test_erase_removes_the_subject_everywhere_and_the_follow_up_export_is_
         "transcript_lines": 3,
         "call_summaries": 1,
         "room_events": 1,
+        "moderation_decisions": 0,
+        "shared_files": 0,
+        "meeting_notes": 0,
         "memories": 0,
+        "archive_index": 0,
     }
     after = await _export(owner, "phone", PHONE)
     assert after["manifest"]["total"] == 0
@@ -169,7 +177,11 @@ async def test_erase_removes_the_subject_everywhere_and_the_follow_up_export_is_
         "transcript_lines": 1,
         "call_summaries": 0,
         "room_events": 1,
+        "moderation_decisions": 0,
+        "shared_files": 0,
+        "meeting_notes": 0,
         "memories": 0,
+        "archive_index": 0,
     }
     assert (await _export(owner, "identity", "ada"))["manifest"]["total"] == 0
     # Bob, the agent in the meeting, the meeting's summary and Ada in the other organisation stay
@@ -225,6 +237,7 @@ async def test_a_member_is_exported_and_erased_with_their_logins(api: Api) -> No
         "member_identities": 0,
         "created_by_cleared": 1,
         "memories": 0,
+        "archive_index": 0,
     }
     assert (await dev.get("/v1/auth/me")).status_code == 401
     async with api.db.session() as s:
