@@ -11,19 +11,28 @@ from livekit.agents import Agent
 
 from auralink.core import AgentSpec, ConfigError
 
+from .meeting.stage import ModerationStage
 from .memory import ConversationMemory, with_memory
 from .memory_tools import memory_tools
+from .moderated import with_moderation
 from .tools import build_tools
 
 
-def build_agent(spec: AgentSpec, *, memory: ConversationMemory | None = None, known: str = "") -> Agent:
+def build_agent(
+    spec: AgentSpec,
+    *,
+    memory: ConversationMemory | None = None,
+    known: str = "",
+    moderation: ModerationStage | None = None,
+) -> Agent:
     """An ``Agent`` with the spec's instructions and tools.
 
     With ``class: module:Class`` the bot builder's ``Agent`` subclass is used; it is constructed
     with ``instructions=`` and ``tools=`` keywords and keeps its own ``@function_tool`` methods.
     With ``memory`` the class recalls memories on every user turn (:mod:`.memory`), ``known``
     (the prefetched profile) is added to the instructions, and the agent gets the ``remember``,
-    ``recall`` and ``forget`` tools (:mod:`.memory_tools`).
+    ``recall`` and ``forget`` tools (:mod:`.memory_tools`). With ``moderation`` each user turn is
+    screened first, before memory and the LLM see it (:mod:`.moderated`).
     """
     tools = build_tools(spec.tools)
     instructions = f"{spec.instructions}\n\n{known}" if known else spec.instructions
@@ -38,6 +47,8 @@ def build_agent(spec: AgentSpec, *, memory: ConversationMemory | None = None, kn
         # remember / recall / forget, unless the spec or the class already has a tool of that name
         taken = {_tool_name(t) for t in tools} | set(dir(cls))
         tools += [t for t in memory_tools(memory) if t.info.name not in taken]
+    if moderation is not None:
+        cls = with_moderation(cls)  # outermost: memory and the LLM get the redacted turn
     try:
         agent = cls(instructions=instructions, tools=tools)
     except TypeError as e:
@@ -46,6 +57,8 @@ def build_agent(spec: AgentSpec, *, memory: ConversationMemory | None = None, kn
         ) from None
     if memory is not None:
         agent.auralink_memory = memory  # type: ignore[attr-defined]
+    if moderation is not None:
+        agent.auralink_moderation = moderation  # type: ignore[attr-defined]
     return agent
 
 

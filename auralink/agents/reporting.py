@@ -17,6 +17,13 @@ Lines carry ``seq`` = milliseconds since the room was created (strictly increasi
 job), so a resent line lands once and a second job in the same room (after a crash) does not
 collide with the first. Usage is sent as the growth since the last report that got through.
 The wire format is in docs/api-calls.md. No transcript text is ever logged.
+
+Meeting reports (``moderation`` decisions, ``notes``) go in batches of their own, after the
+lines: an API that does not know them yet refuses only those, never the transcript. Files shared
+in a room are uploaded at once with :meth:`CallReporter.upload` to
+``/v1/ingest/calls/{room_sid}/files``. Steps that must report before the job ends (the meeting's
+notes) register with :meth:`CallReporter.before_close`: :meth:`CallReporter.aclose` runs them first
+(the job's shutdown callbacks run side by side, so this is what orders them).
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,6 +67,7 @@ logger = logging.getLogger("auralink.agents")
 WORKER_IDENTITY = "auralink-worker"
 INGEST_GRANT = "calls.ingest"
 TOKEN_TTL = timedelta(minutes=5)
+_CORE_EVENTS = frozenset({"turn", "usage", "error"})  # what every API version takes
 
 # livekit-agents' per-turn figures (seconds) -> the names the API stores (milliseconds)
 _FIGURES = {
@@ -147,6 +155,8 @@ class CallReporter:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._endpoint = f"{url.rstrip('/')}/v1/ingest/calls/{room_sid}/events"
+        self._files_endpoint = f"{url.rstrip('/')}/v1/ingest/calls/{room_sid}/files"
+        self._before_close: list[tuple[Callable[[], Awaitable[object]], float]] = []
         self._key, self._secret, self._room_sid = api_key, api_secret, room_sid
         self._head = {
             "room": room_name,
@@ -222,6 +232,52 @@ class CallReporter:
             metrics=turn_metrics_ms(item.metrics) if item.metrics else None,
         )
 
+    def moderation(self, record: Mapping[str, Any], *, text_redacted: str | None) -> None:
+        """One moderation decision record (a ``ModerationRecord`` as JSON) and the line as forwarded
+        (redacted; None when the line was blocked)."""
+        self._put({"type": "moderation", "record": dict(record), "text_redacted": text_redacted})
+
+    def notes(self, notes: Mapping[str, Any], *, final: bool) -> None:
+        """Meeting notes (``MeetingNotes`` as JSON); ``final`` at room end."""
+        self._put({"type": "notes", "notes": dict(notes), "final": final})
+
+    def before_close(self, step: Callable[[], Awaitable[object]], *, timeout_s: float = 20.0) -> None:
+        """Run ``step`` (bounded by ``timeout_s``) when :meth:`aclose` starts, while reports are
+        still taken: the meeting's final notes."""
+        self._before_close.append((step, timeout_s))
+
+    async def upload(self, data: bytes, *, name: str, mime: str, sender: str) -> str | None:
+        """Upload one file shared in the room; its id, or None (logged, without the name) when the
+        API refused it (413 too large, 415 type refused) or could not be reached."""
+        token = ingest_token(api_key=self._key, api_secret=self._secret, room_sid=self._room_sid)
+        try:
+            response = await self._client.post(
+                self._files_endpoint,
+                headers={"Authorization": f"Bearer {token}"},
+                data={"sender": sender, "name": name, "mime": mime},
+                files={"file": (name, data, mime)},
+            )
+        except httpx.HTTPError as e:
+            logger.warning("file upload for room %s failed: %s", self._room_sid, type(e).__name__)
+            return None
+        if response.status_code in (413, 415):
+            logger.warning(
+                "file upload for room %s refused: HTTP %d (%s, %d bytes)",
+                self._room_sid,
+                response.status_code,
+                mime,
+                len(data),
+            )
+            return None
+        if not response.is_success:
+            logger.warning("file upload for room %s failed: HTTP %d", self._room_sid, response.status_code)
+            return None
+        try:
+            file_id = response.json().get("id")
+        except (ValueError, AttributeError):
+            file_id = None
+        return str(file_id) if file_id is not None else None
+
     def usage(self, totals: UsageTotals) -> None:
         """The session's usage so far; what grew since the last report goes with the next batch."""
         self._usage_seen = totals
@@ -236,7 +292,18 @@ class CallReporter:
             self._task = asyncio.create_task(self._run(), name=f"auralink-call-reports-{self._room_sid}")
 
     async def aclose(self, *, timeout_s: float = 5.0) -> None:
-        """Send what is left (within ``timeout_s``), then stop and close the HTTP client."""
+        """Run the :meth:`before_close` steps, send what is left (within ``timeout_s``), then stop
+        and close the HTTP client."""
+        steps, self._before_close = self._before_close, []
+        for step, step_timeout in steps:
+            try:
+                await asyncio.wait_for(step(), timeout=step_timeout)
+            except TimeoutError:
+                logger.warning("call reports for room %s: a final step timed out", self._room_sid)
+            except Exception as e:
+                logger.warning(
+                    "call reports for room %s: a final step failed: %s", self._room_sid, type(e).__name__
+                )
         self._closing = True
         self._wake.set()
         task, self._task = self._task, None
@@ -271,20 +338,26 @@ class CallReporter:
                 return
 
     async def _send_batch(self) -> None:
-        events = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
+        taken = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
+        events = [e for e in taken if e["type"] in _CORE_EVENTS]
+        meeting = [e for e in taken if e["type"] not in _CORE_EVENTS]
         usage = self._usage_seen.minus(self._usage_sent)
         if usage.any():
             events.append(
                 {"type": "usage", **{f.name: max(0.0, getattr(usage, f.name)) for f in fields(usage)}}
             )
-        if not events:
-            return
-        if await self._post({**self._head, "events": events}):
-            self.sent += len(events)
-            self._usage_sent = self._usage_sent.plus(usage) if usage.any() else self._usage_sent
-        else:
-            # usage stays unsent (the next batch carries it); lines and errors are given up on
-            self.dropped += sum(1 for e in events if e["type"] != "usage")
+        if events:
+            if await self._post({**self._head, "events": events}):
+                self.sent += len(events)
+                self._usage_sent = self._usage_sent.plus(usage) if usage.any() else self._usage_sent
+            else:
+                # usage stays unsent (the next batch carries it); lines and errors are given up on
+                self.dropped += sum(1 for e in events if e["type"] != "usage")
+        if meeting:  # after the lines they refer to, and refused on their own by an older API
+            if await self._post({**self._head, "events": meeting}):
+                self.sent += len(meeting)
+            else:
+                self.dropped += len(meeting)
 
     async def _post(self, body: dict[str, Any]) -> bool:
         payload = json.dumps(body).encode()

@@ -21,7 +21,8 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, cli
 from livekit.agents.llm import ChatMessage
-from livekit.agents.voice.events import ConversationItemAddedEvent
+from livekit.agents.voice import room_io
+from livekit.agents.voice.events import CloseEvent, CloseReason, ConversationItemAddedEvent
 from pydantic import ValidationError
 
 from auralink.core import (
@@ -35,12 +36,17 @@ from auralink.core import (
     load_catalogue,
 )
 from auralink.core.catalogue import dotted_path, spec_problems
+from auralink.core.moderation import ModerationPolicy
 from auralink.mcp import MCPServerToolset, start_toolsets
 from auralink.memory import MemoryService, Subject
 
 from .agent import build_agent
+from .failure import fail_call
+from .meeting.moderation import Moderator
+from .meeting.stage import LiveKitActionSink, ModerationStage, job_policy, reporting_records
 from .meeting.wiring import attach_meeting, meeting_room_options
 from .memory import LOCAL_ORG, ConversationMemory
+from .moderated import moderated_text_input
 from .phone import attach_phone
 from .reporting import CallReporter, open_reporter, speaker_of, watch_session
 from .session import build_session
@@ -106,7 +112,34 @@ def apply_features(spec: AgentSpec, features: object) -> AgentSpec:
         changes["memory"] = spec.memory.model_copy(update={"enabled": False})
     if features.get("mcp") is False and spec.mcp:
         changes["mcp"] = []
+    if features.get("moderation") is False and spec.moderation is not None:
+        changes["moderation"] = None
+    if features.get("translation") is False and spec.meeting.translate:
+        changes["meeting"] = spec.meeting.model_copy(update={"translate": False})
     return spec.model_copy(update=changes) if changes else spec
+
+
+def _agent_name(ctx: JobContext) -> str:
+    """The agent the dispatch names ("" when its metadata is not ours)."""
+    try:
+        data = json.loads(ctx.job.metadata or "{}")
+    except ValueError:
+        return ""
+    return str(data.get("agent") or "") if isinstance(data, dict) else ""
+
+
+def _on_session_close(
+    ctx: JobContext, ev: CloseEvent, *, settings: Settings, agent: str, reporter: CallReporter | None
+) -> None:
+    """End the job with the session; after an unrecoverable error, apologise and hang up first."""
+    if ev.reason != CloseReason.ERROR:
+        ctx.shutdown(reason="session closed")
+        return
+    kind = type(ev.error).__name__ if ev.error is not None else "session_error"
+    task = asyncio.create_task(fail_call(ctx, kind=kind, settings=settings, agent=agent, reporter=reporter))
+    pending: set[asyncio.Task[None]] = ctx.proc.userdata.setdefault("auralink_pending", set())
+    pending.add(task)  # held until done; fail_call ends the job
+    task.add_done_callback(pending.discard)
 
 
 async def _close_all(toolsets: Sequence[MCPServerToolset]) -> None:
@@ -120,10 +153,34 @@ def prewarm(proc: JobProcess) -> None:
     proc.userdata["vad"] = silero.VAD.load()
 
 
+def _metadata(raw: str | None) -> dict[str, Any]:
+    try:
+        data = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _moderation_stage(
+    ctx: JobContext, policy: ModerationPolicy, reporter: CallReporter | None
+) -> ModerationStage:
+    """The job's moderation: decisions reported to the call record, actions carried out in the room."""
+    sink = LiveKitActionSink(
+        room=ctx.room,
+        lkapi=ctx.api,
+        report=reporting_records(reporter.moderation) if reporter is not None else None,
+    )
+    stage = ModerationStage(Moderator(policy), sink=sink)
+    ctx.add_shutdown_callback(stage.aclose)
+    return stage
+
+
 async def entrypoint(ctx: JobContext) -> None:
     settings = get_settings()
     try:
         spec = resolve_spec(ctx.job.metadata, settings)
+        # the organisation's rules (dispatch metadata) are a floor under the agent's own
+        policy = job_policy(spec, _metadata(ctx.job.metadata))
         # MCP servers start side by side; one that cannot start is logged and left out
         toolsets = await start_toolsets(spec.mcp, data_dir=settings.data_dir) if spec.mcp else []
         ctx.add_shutdown_callback(lambda: _close_all(toolsets))
@@ -133,7 +190,10 @@ async def entrypoint(ctx: JobContext) -> None:
         agent = build_agent(spec)
     except AuraLinkError as e:
         logger.error("job %s cannot start: %s", ctx.job.id, e)
-        ctx.shutdown(reason=str(e))
+        # the caller hears an apology and is hung up; the call record says it failed
+        await fail_call(
+            ctx, kind="agent_start_failed", settings=settings, agent=_agent_name(ctx), connected=False
+        )
         return
     if spec.turn.detection == "eot":
         from livekit.local_inference import init_eot
@@ -144,20 +204,33 @@ async def entrypoint(ctx: JobContext) -> None:
         vad_model.update_options(min_silence_duration=spec.turn.vad_silence_s)
     await ctx.connect()
     memory = await _job_memory(ctx, spec, settings) if spec.memory.enabled else None
+    agent_known = ""
     if memory is not None:
-        agent = build_agent(spec, memory=memory, known=await _known(memory))
+        agent_known = await _known(memory)
+        agent = build_agent(spec, memory=memory, known=agent_known)
     # transcript lines, latency, usage and errors go to the API off the hot path (reporting.py)
     reporter = await open_reporter(ctx, settings, agent=spec.name)
     if reporter is not None:
         watch_session(ctx, session, reporter)
+    stage = _moderation_stage(ctx, policy, reporter) if policy is not None else None
+    if stage is not None:
+        stage.warm()  # the offline classifier loads while the session starts
     meeting = spec.meeting.transcribe  # the transcriber hears and records every human (meeting/)
     _publish_turn_reports(session, ctx.room, reporter=reporter, user_lines=not meeting)
     # when the caller leaves, the session closes; end the job too, so the process is freed
     # (a meeting ends when its last human leaves: the transcriber sees to that)
-    session.on("close", lambda _ev: ctx.shutdown(reason="session closed"))
-    if meeting:
+    session.on(
+        "close", lambda ev: _on_session_close(ctx, ev, settings=settings, agent=spec.name, reporter=reporter)
+    )
+    if meeting:  # the transcriber screens each line before the session hears it
         await session.start(agent=agent, room=ctx.room, room_options=meeting_room_options())
-        await attach_meeting(ctx, spec, session, settings=settings, vad_model=vad_model, reporter=reporter)
+        await attach_meeting(
+            ctx, spec, session, settings=settings, vad_model=vad_model, reporter=reporter, moderation=stage
+        )
+    elif stage is not None:  # one-to-one: the agent screens each turn, the chat input each message
+        agent = build_agent(spec, memory=memory, known=agent_known, moderation=stage)
+        options = room_io.RoomOptions(text_input=moderated_text_input(stage))
+        await session.start(agent=agent, room=ctx.room, room_options=options)
     else:
         await session.start(agent=agent, room=ctx.room)
     attach_phone(ctx, spec, session)  # phone callers: keypad turns, phone tools, voicemail
@@ -282,6 +355,7 @@ def run_worker(settings: Settings) -> int:
         load_threshold=0.99,
         job_memory_warn_mb=500,
         initialize_process_timeout=60.0,
+        shutdown_process_timeout=45.0,  # a meeting's final notes and reports, on a slow CPU
     )
     server.rtc_session(entrypoint, agent_name=settings.worker_agent_name)
     ready_file = settings.worker_ready_file

@@ -97,8 +97,13 @@ def _issue(err: Any, lines: dict[_Path, int], data: Any, filename: str) -> SpecI
 def _error_path(err: Any, data: Any) -> _Path:
     path = _data_path(tuple(err["loc"]), data)
     if err["type"] in {"union_tag_invalid", "union_tag_not_found"}:
-        path = (*path, "provider")
+        path = (*path, _tag_field(err))
     return path
+
+
+def _tag_field(err: Any) -> str:
+    """The discriminator a union error is about: ``kind`` for moderation rules, else ``provider``."""
+    return "kind" if err.get("ctx", {}).get("discriminator") == "'kind'" else "provider"
 
 
 def spec_problems(error: ValidationError, data: Any) -> list[tuple[_Path, str]]:
@@ -130,7 +135,11 @@ def _data_path(loc: _Path, data: Any) -> _Path:
     return tuple(out)
 
 
-_UNION_TAGS = {"local", "deepgram", "openai", "elevenlabs", "plugin", "function-after"}
+# pydantic's tags in error locations: provider blocks, and moderation rules (`moderation.rules[2].pattern`)
+_UNION_TAGS = {
+    "local", "deepgram", "openai", "elevenlabs", "plugin", "function-after",
+    "blocklist", "pii", "toxicity", "regex",
+}  # fmt: skip
 
 
 def _nearest_line(path: _Path, lines: dict[_Path, int]) -> int | None:
@@ -168,7 +177,7 @@ def _explain(err: Any) -> str:
         return "unknown field (check the spelling; see docs/agents-yaml.md)"
     if kind == "union_tag_invalid":
         ctx = err.get("ctx", {})
-        return f"unknown provider {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags', '')}"
+        return f"unknown {_tag_field(err)} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags', '')}"
     if kind == "union_tag_not_found":
         return "missing `provider:`; expected one of 'local', 'openai', 'deepgram', 'elevenlabs', 'plugin'"
     if kind == "literal_error":

@@ -22,6 +22,7 @@ __all__ = [
     "STTSpec",
     "TTSSpec",
     "ToolSpec",
+    "TranslationSpec",
     "TurnSpec",
 ]
 
@@ -30,6 +31,8 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from .moderation import ModerationPolicy
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _IMPORT_REF = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
@@ -227,6 +230,38 @@ class PhoneSpec(_Strict):
         return self
 
 
+class TranslationSpec(_Strict):
+    """Who translates captions (docs/meetings.md): offline apertium, or a BYOK LLM or DeepL."""
+
+    provider: Literal["apertium", "llm", "deepl"] = Field(
+        default="apertium", description="apertium (offline, Debian packages), llm or deepl"
+    )
+    base_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="llm: an OpenAI-compatible endpoint"
+    )
+    model: str | None = Field(default=None, min_length=1, description="llm: the model name")
+    api_key_env: str | None = Field(
+        default=None,
+        description="env var with the key (llm: '' for a keyless endpoint; deepl: DEEPL_API_KEY)",
+    )
+
+    @model_validator(mode="after")
+    def _provider_fields(self) -> TranslationSpec:
+        if self.provider == "llm" and not (self.base_url and self.model):
+            raise ValueError("provider: llm needs `base_url` and `model`")
+        if self.provider == "apertium" and (self.base_url or self.model or self.api_key_env):
+            raise ValueError("provider: apertium runs offline; remove base_url, model and api_key_env")
+        return self
+
+    def key_env(self) -> str:
+        """The env var holding this provider's key; '' when it needs none."""
+        if self.provider == "deepl":
+            return self.api_key_env or "DEEPL_API_KEY"
+        if self.provider == "llm":
+            return self.api_key_env if self.api_key_env is not None else "OPENAI_API_KEY"
+        return ""
+
+
 class MeetingSpec(_Strict):
     """What the agent does in a group call (docs/meetings.md): per-speaker captions and when it speaks."""
 
@@ -244,12 +279,26 @@ class MeetingSpec(_Strict):
     noise_suppression: bool = Field(
         default=False, description="denoise each speaker with DeepFilterNet3 before transcribing"
     )
+    translate: bool = Field(
+        default=False, description="translate each final caption into every listener's auralink.language"
+    )
+    translation: TranslationSpec = Field(default_factory=TranslationSpec)
+    notes: bool = Field(default=False, description="write meeting notes at room end (summary, action items)")
+    notes_llm: bool = Field(
+        default=False, description="write the notes with the agent's own BYOK llm (else offline)"
+    )
+    chat: bool = Field(default=True, description="read lk.chat; answer in chat when addressed in text")
+    files: bool = Field(default=False, description="keep files shared in the room (byte streams)")
 
     @model_validator(mode="after")
     def _ears(self) -> MeetingSpec:
         if self.reply == "when_addressed" and not self.transcribe:
             # the transcriber is what hears every participant, not only the first one
             raise ValueError("reply: when_addressed needs `transcribe: true`")
+        if (self.translate or self.notes) and not self.transcribe:
+            raise ValueError(
+                "translate and notes work on the transcribed lines: they need `transcribe: true`"
+            )
         return self
 
 
@@ -363,6 +412,10 @@ class AgentSpec(_Strict):
     mcp: list[MCPServerSpec] = Field(default_factory=list)
     phone: PhoneSpec = Field(default_factory=PhoneSpec)
     meeting: MeetingSpec = Field(default_factory=MeetingSpec)
+    moderation: ModerationPolicy | None = Field(
+        default=None,
+        description="the agent's moderation rules (docs/moderation.md); merged under the organisation's",
+    )
     agent_class: str | None = Field(
         default=None,
         alias="class",
@@ -398,6 +451,8 @@ class AgentSpec(_Strict):
             block = getattr(self, part)
             if isinstance(block, BYOKSpec) and block.api_key_env and block.key() is None:
                 missing.append((f"{part}.api_key_env", block.api_key_env))
+        if self.meeting.translate and (env := self.meeting.translation.key_env()) and not os.environ.get(env):
+            missing.append(("meeting.translation.api_key_env", env))
         for i, server in enumerate(self.mcp):
             for field, env in server.credential_envs():
                 if not os.environ.get(env):

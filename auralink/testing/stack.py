@@ -58,4 +58,5 @@ def private_stack_settings(
         sip_port=free_port(),
         sip_rtp_port_start=rtp,
         sip_rtp_port_end=rtp + 100,
+        webhook_allow_private_networks=True,  # tests run their webhook receivers on loopback
     )

@@ -59,15 +59,18 @@ def caption_attributes(line: CaptionLine) -> dict[str, str]:
     }
 
 
-async def publish_caption(room: rtc.Room, line: CaptionLine) -> bool:
-    """Send ``line`` to everyone in ``room``; False (logged, no text) when it could not be sent."""
+async def publish_caption(
+    room: rtc.Room, line: CaptionLine, *, attributes: dict[str, str] | None = None
+) -> bool:
+    """Send ``line`` to everyone in ``room`` (``attributes`` added to its own); False (logged,
+    no text) when it could not be sent."""
     if not room.isconnected() or not line.text:
         return False
     try:
         writer = await room.local_participant.stream_text(
             topic=TOPIC_TRANSCRIPTION,
             sender_identity=line.identity,
-            attributes=caption_attributes(line),
+            attributes={**caption_attributes(line), **(attributes or {})},
         )
         await writer.write(line.text)
         await writer.aclose()

@@ -14,13 +14,13 @@ participant leaves and at :meth:`aclose`. ``on_empty`` runs when the last human 
 
 from __future__ import annotations
 
-__all__ = ["LineHandler", "MeetingTranscriber", "is_human"]
+__all__ = ["Captioned", "LineHandler", "MeetingTranscriber", "Screen", "is_human"]
 
 import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,8 @@ from .denoise import open_denoiser
 logger = logging.getLogger("auralink.agents")
 
 LineHandler = Callable[[CaptionLine], None]
+Screen = Callable[[CaptionLine], Awaitable[CaptionLine | None]]
+Captioned = Callable[[CaptionLine], Awaitable[None]]
 _STT_RATE = 16_000
 
 
@@ -56,7 +58,14 @@ class MeetingTranscriber:
         on_empty: Callable[[], None] | None = None,
         captions: bool = True,
         noise_suppression: bool = False,
+        screen: Screen | None = None,
+        on_captioned: Captioned | None = None,
+        caption_attributes: dict[str, str] | None = None,
     ) -> None:
+        """``screen`` sees each final line first (moderation): it returns the line to caption and
+        hand on (redacted) or None to drop it; with a ``screen`` no interim caption is sent (it
+        would show the unchecked words). ``on_captioned`` runs after a final caption went out
+        (translation)."""
         if not stt_engine.capabilities.streaming:
             if vad_model is None:
                 raise ValueError("a non-streaming STT needs a VAD to cut utterances")
@@ -65,9 +74,15 @@ class MeetingTranscriber:
         self._anchor = room_started_at
         self._on_line, self._on_empty = on_line, on_empty
         self._captions, self._denoise = captions, noise_suppression
+        self._screen, self._on_captioned = screen, on_captioned
+        self._extra = dict(caption_attributes or {})
         self._tasks: dict[str, asyncio.Task[None]] = {}  # by participant identity
         self._had_human = False
         self._closed = False
+
+    @property
+    def room(self) -> rtc.Room:
+        return self._room
 
     @property
     def speakers(self) -> list[str]:
@@ -184,14 +199,26 @@ class MeetingTranscriber:
                     started=started,
                     ended=max(ended, started),
                 )
+                if not final and self._screen is not None:
+                    continue  # interim words are unchecked: only screened finals are shown
                 if final:
                     segment, started = "", time.time()
+                    if self._screen is not None:
+                        screened = await self._screen(line)
+                        if screened is None:
+                            continue  # blocked: not captioned, recorded nor answered
+                        line = screened
                     try:
                         self._on_line(line)
                     except Exception as e:
                         logger.warning("a caption line handler failed: %s", type(e).__name__)
                 if self._captions:  # in order: a segment's interim captions before its final one
-                    await publish_caption(self._room, line)
+                    await publish_caption(self._room, line, attributes=self._extra)
+                if final and self._on_captioned is not None:
+                    try:
+                        await self._on_captioned(line)
+                    except Exception as e:
+                        logger.warning("a captioned-line handler failed: %s", type(e).__name__)
 
     def _line(
         self,

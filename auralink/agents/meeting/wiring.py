@@ -1,44 +1,236 @@
-"""The worker's side of a meeting agent: its room options, its transcriber and who it answers.
+"""The worker's side of a meeting agent: its room options, its transcriber and who it answers,
+and the meeting capabilities around them (docs/meetings.md).
 
 An agent with ``meeting.transcribe`` hears the room through its :class:`MeetingTranscriber`, not
 through the session's own microphone input (which links one participant only): the session is
-started without audio input and stays in the room when any one participant leaves
-(:func:`meeting_room_options`). :func:`attach_meeting` starts the transcriber; each final line is
-recorded in the call record under its speaker and, when :class:`.replies.ReplyPolicy` says so,
-handed to the session as a user turn (``"Name: text"``). The job ends when the last human leaves.
+started without audio or text input and stays in the room when any one participant leaves
+(:func:`meeting_room_options`). :func:`attach_meeting` starts, per job:
+
+- the transcriber; each final line goes first through the moderation stage (:mod:`.stage`; when a
+  policy applies), and only the redacted line is captioned, recorded in the call record under its
+  speaker, kept for the notes and, when :class:`.replies.ReplyPolicy` says so, handed to the
+  session as a user turn (``"Name: text"``); a blocked line goes nowhere;
+- translated captions for the listeners' languages (``meeting.translate``, :mod:`.live_translation`);
+- ``lk.chat`` (``meeting.chat``): each message is moderated, recorded as a user line under its
+  sender, kept for the notes, and when addressed answered in chat (text, not voice);
+- shared files (``meeting.files``, :mod:`.room_chat`), uploaded to the call record;
+- notes (``meeting.notes``): on an addressed "notes please" (posted in chat, reported) and once at
+  room end, reported as the final ``notes`` event before the reporter flushes.
+
+The job ends when the last human leaves.
 """
 
 from __future__ import annotations
 
-__all__ = ["attach_meeting", "meeting_room_options"]
+__all__ = ["READY_ATTRIBUTE", "MeetingCapabilities", "attach_meeting", "meeting_room_options"]
 
+import asyncio
 import logging
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from livekit.agents import AgentSession, JobContext, vad
+from livekit import rtc
+from livekit.agents import AgentSession, JobContext, llm, vad
 from livekit.agents.voice import room_io
 
 from auralink.agents.providers import build_stt
 from auralink.agents.reporting import CallReporter
-from auralink.core import AgentSpec, Settings
+from auralink.core import AgentSpec, AuraLinkError, Settings
 
 from .captions import CaptionLine
+from .live_translation import LANGUAGE, RoomTranslations, build_translator
+from .notekeeper import NoteKeeper, build_note_writer, is_notes_request
+from .notes import MeetingNotes
 from .replies import ReplyPolicy
-from .transcriber import MeetingTranscriber
+from .room_chat import FileCollector, MeetingChat, send_chat
+from .stage import ModerationStage
+from .transcriber import MeetingTranscriber, is_human
+from .translation import CaptionTranslator
 
 logger = logging.getLogger("auralink.agents")
 
+READY_ATTRIBUTE = "auralink.meeting"
+"""The agent's participant attribute, ``ready`` once its meeting capabilities run."""
+_FINAL_NOTES_S = 30.0  # the final notes at room end: every sentence embedded, on a slow CPU
+
 
 def meeting_room_options() -> room_io.RoomOptions:
-    """The session listens through the transcriber and outlives any one participant."""
-    return room_io.RoomOptions(audio_input=False, close_on_disconnect=False)
+    """The session listens through the transcriber (and reads chat through :class:`MeetingChat`)
+    and outlives any one participant."""
+    return room_io.RoomOptions(audio_input=False, text_input=False, close_on_disconnect=False)
 
 
 def _room_started_at(ctx: JobContext) -> datetime:
     info = ctx.job.room
     created_ms = info.creation_time_ms or info.creation_time * 1000
     return datetime.fromtimestamp(created_ms / 1000, UTC) if created_ms else datetime.now(UTC)
+
+
+@dataclass
+class MeetingCapabilities:
+    """What :func:`attach_meeting` started for one job (tests and the worker's log read it)."""
+
+    transcriber: MeetingTranscriber
+    moderation: ModerationStage | None = None
+    translations: RoomTranslations | None = None
+    notes: NoteKeeper | None = None
+    chat: MeetingChat | None = None
+    files: FileCollector | None = None
+    lines: _Lines | None = None
+
+    async def aclose(self) -> None:
+        """Everything but the notes (closed after their final write) and the moderation stage."""
+        for part in (self.lines, self.chat, self.files, self.translations):
+            if part is not None:
+                await part.aclose()
+        await self.transcriber.aclose()  # the moderation stage is the worker's: it closes it
+
+
+class _Responder:
+    """Turns addressed lines into the session's replies: voice for speech, chat for chat."""
+
+    def __init__(self, *, spec: AgentSpec, session: AgentSession[Any], ctx: JobContext) -> None:
+        self.policy = ReplyPolicy(spec)
+        self._session, self._ctx = session, ctx
+        self._chat_lock = asyncio.Lock()
+
+    def voice(self, *, speaker: str, prompt: str) -> None:
+        handle = self._session.generate_reply(user_input=prompt)
+        handle.add_done_callback(lambda _h: self.policy.answered(speaker))
+
+    async def chat(self, *, speaker: str, prompt: str) -> None:
+        """A reply in text on ``lk.chat``: the session's audio output is off while it is made."""
+        async with self._chat_lock:
+            output = self._session.output
+            output.set_audio_enabled(False)
+            try:
+                handle = self._session.generate_reply(user_input=prompt)
+                await handle
+            finally:
+                output.set_audio_enabled(True)
+            self.policy.answered(speaker)
+            text = " ".join(
+                item.text_content or ""
+                for item in handle.chat_items
+                if isinstance(item, llm.ChatMessage) and item.role == "assistant"
+            ).strip()
+            await send_chat(self._ctx.room, text)
+
+
+class _Lines:
+    """Where each moderated line goes: the call record, the notes, the session (voice or chat)."""
+
+    def __init__(
+        self,
+        *,
+        room: rtc.Room,
+        responder: _Responder,
+        reporter: CallReporter | None,
+        started_at: datetime,
+        moderation: ModerationStage | None,
+        notes: NoteKeeper | None,
+    ) -> None:
+        self._room, self._responder, self._reporter = room, responder, reporter
+        self._started_at, self._moderation, self._notes = started_at, moderation, notes
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _others(self, identity: str) -> list[str]:
+        return [
+            p.name or p.identity
+            for p in self._room.remote_participants.values()
+            if is_human(p) and p.identity != identity
+        ]
+
+    async def _notes_now(self, speaker: str) -> None:
+        notes = await self._notes.write(final=False) if self._notes is not None else None
+        self._responder.policy.answered(speaker)
+        if notes is not None:
+            await send_chat(self._room, notes.to_markdown())
+
+    def _keep(self, *, identity: str, name: str, text: str, start: float, end: float) -> None:
+        if self._notes is not None:
+            self._notes.add(identity=identity, name=name, text=text, start=start, end=end)
+
+    def _wants_notes(self, text: str) -> bool:
+        return self._notes is not None and is_notes_request(text)
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def screen(self, line: CaptionLine) -> CaptionLine | None:
+        """The speech line as moderation lets it through (redacted), or None (blocked)."""
+        stage = self._moderation
+        if stage is None:
+            return line
+        text = await stage.screen(line.text, speaker=line.identity, source="speech")
+        if text is None:
+            return None
+        return line if text == line.text else replace(line, text=text)
+
+    def on_line(self, line: CaptionLine) -> None:
+        """A final, moderated speech line."""
+        if self._reporter is not None:
+            self._reporter.turn(role="user", speaker=line.identity, text=line.text, spoken_at=line.started_at)
+        self._keep(identity=line.identity, name=line.name, text=line.text, start=line.start_s, end=line.end_s)
+        others = self._others(line.identity)
+        if not self._responder.policy.should_answer(line.text, speaker=line.identity, others=others):
+            return
+        if self._wants_notes(line.text):
+            task = asyncio.ensure_future(self._notes_now(line.identity))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            prompt = f"{line.name}: {line.text}" if others else line.text
+            self._responder.voice(speaker=line.identity, prompt=prompt)
+
+    async def on_chat(self, identity: str, name: str, text: str) -> None:
+        """A chat message: moderated, recorded, kept, and answered in chat when addressed."""
+        stage = self._moderation
+        screened = await stage.screen(text, speaker=identity, source="chat") if stage else text
+        if screened is None:
+            return
+        now = datetime.now(UTC)
+        if self._reporter is not None:
+            self._reporter.turn(role="user", speaker=identity, text=screened, spoken_at=now)
+        at = max(0.0, (now - self._started_at).total_seconds())
+        self._keep(identity=identity, name=name, text=screened, start=at, end=at)
+        others = self._others(identity)
+        if not self._responder.policy.should_answer(screened, speaker=identity, others=others):
+            return
+        if self._wants_notes(screened):
+            await self._notes_now(identity)
+        else:
+            await self._responder.chat(speaker=identity, prompt=f"{name}: {screened}" if others else screened)
+
+
+async def _translations(spec: AgentSpec, room: rtc.Room) -> RoomTranslations | None:
+    if not spec.meeting.translate:
+        return None
+    try:
+        translator = await build_translator(spec)
+    except AuraLinkError as e:  # captions go on untranslated; the reason is said once, clearly
+        logger.error("meeting translation is off in room %s: %s", room.name, e)
+        return None
+    return RoomTranslations(room=room, translator=CaptionTranslator(translator), source=spec.language)
+
+
+def _keeper(
+    spec: AgentSpec, *, settings: Settings, started_at: datetime, title: str, reporter: CallReporter | None
+) -> NoteKeeper | None:
+    if not spec.meeting.notes:
+        return None
+
+    def report(notes: MeetingNotes, final: bool) -> None:
+        if reporter is not None:
+            reporter.notes(notes.model_dump(mode="json"), final=final)
+
+    return NoteKeeper(
+        writer=build_note_writer(spec, settings=settings), started_at=started_at, title=title, report=report
+    )
 
 
 async def attach_meeting(
@@ -49,35 +241,74 @@ async def attach_meeting(
     settings: Settings,
     vad_model: vad.VAD | None,
     reporter: CallReporter | None,
-) -> MeetingTranscriber:
-    """Start captioning every human in the job's room; closed with the job."""
-    transcriber: MeetingTranscriber
-    policy = ReplyPolicy(spec)
-
-    def on_line(line: CaptionLine) -> None:
-        if reporter is not None:
-            reporter.turn(role="user", speaker=line.identity, text=line.text, spoken_at=line.started_at)
-        others = [p.name or p.identity for p in transcriber.humans() if p.identity != line.identity]
-        if policy.should_answer(line.text, speaker=line.identity, others=others):
-            handle = session.generate_reply(user_input=f"{line.name}: {line.text}" if others else line.text)
-            handle.add_done_callback(lambda _h: policy.answered(line.identity))
-
+    moderation: ModerationStage | None = None,
+) -> MeetingCapabilities:
+    """Start the meeting capabilities of ``spec`` in the job's room; closed with the job."""
+    room, meeting = ctx.room, spec.meeting
+    started_at = _room_started_at(ctx)
+    keeper = _keeper(
+        spec, settings=settings, started_at=started_at, title=f"Meeting in {room.name}", reporter=reporter
+    )
+    translations = await _translations(spec, room)
+    lines = _Lines(
+        room=room,
+        responder=_Responder(spec=spec, session=session, ctx=ctx),
+        reporter=reporter,
+        started_at=started_at,
+        moderation=moderation,
+        notes=keeper,
+    )
     transcriber = MeetingTranscriber(
-        room=ctx.room,
+        room=room,
         stt_engine=build_stt(spec.stt, settings=settings, language=spec.language),
         vad_model=vad_model,
-        room_started_at=_room_started_at(ctx),
-        on_line=on_line,
+        room_started_at=started_at,
+        on_line=lines.on_line,
         on_empty=lambda: ctx.shutdown(reason="everyone left"),
-        captions=spec.meeting.captions,
-        noise_suppression=spec.meeting.noise_suppression,
+        captions=meeting.captions,
+        noise_suppression=meeting.noise_suppression,
+        screen=lines.screen if moderation is not None else None,
+        on_captioned=translations.captioned if translations is not None else None,
+        caption_attributes={LANGUAGE: spec.language.split("-")[0]},
     )
+    caps = MeetingCapabilities(
+        transcriber=transcriber, moderation=moderation, translations=translations, notes=keeper, lines=lines
+    )
+    if meeting.chat:
+        caps.chat = MeetingChat(room=room, on_message=lines.on_chat)
+        caps.chat.start()
+    if meeting.files:
+        if reporter is None:
+            logger.warning("meeting files: no reporter (no LiveKit keys); shared files are not kept")
+        else:
+            caps.files = FileCollector(room=room, upload=reporter.upload)
+            caps.files.start()
     transcriber.start()
-    ctx.add_shutdown_callback(transcriber.aclose)
+    ctx.add_shutdown_callback(caps.aclose)
+    # clients (and tests) know the agent now hears everyone: captions, translation, chat are live
+    await room.local_participant.set_attributes({READY_ATTRIBUTE: "ready"})
+    if keeper is not None:
+
+        async def final_notes() -> None:
+            try:
+                await keeper.write(final=True)
+            finally:
+                await keeper.aclose()
+
+        if reporter is not None:
+            reporter.before_close(final_notes, timeout_s=_FINAL_NOTES_S)
+        else:
+            ctx.add_shutdown_callback(final_notes)
+    if reporter is not None and moderation is not None:
+        reporter.before_close(moderation.drain, timeout_s=5.0)  # the last decisions' records
     logger.info(
-        "meeting captions on in room %s (reply=%s, noise_suppression=%s)",
-        ctx.room.name,
-        spec.meeting.reply,
-        spec.meeting.noise_suppression,
+        "meeting in room %s: reply=%s moderation=%s translate=%s notes=%s chat=%s files=%s",
+        room.name,
+        meeting.reply,
+        moderation is not None,
+        translations is not None,
+        keeper is not None,
+        caps.chat is not None,
+        caps.files is not None,
     )
-    return transcriber
+    return caps
