@@ -1,4 +1,5 @@
-// The AuraLink API calls the page makes: the agent list, a new session, and share links (/j/<code>).
+// The AuraLink API calls the page makes: the agent list, a new session, and share links (/j/<code>),
+// which start a call of one's own or join the link's meeting.
 
 export interface AgentInfo {
   name: string;
@@ -14,6 +15,8 @@ export interface Session {
   room: string;
   identity: string;
   agent: string;
+  /** share links only: a shared meeting room, or a call of one's own */
+  mode?: "meeting" | "call";
 }
 
 /** What a share link shows before joining (GET /j/<code>/info). */
@@ -22,6 +25,8 @@ export interface LinkInfo {
   title: string;
   agent: string;
   passcode_required: boolean;
+  /** the link's agent holds meetings: every visitor joins one room with it */
+  meeting?: boolean;
 }
 
 /** An error whose message is written for the person using the page; `type` is the API's error type. */
@@ -69,9 +74,9 @@ export function linkInfo(code: string): Promise<LinkInfo> {
   return request<LinkInfo>(`/j/${encodeURIComponent(code)}/info`);
 }
 
-export function joinLink(code: string, passcode: string | null): Promise<Session> {
+export function joinLink(code: string, passcode: string | null, name: string | null = null): Promise<Session> {
   return request<Session>(`/j/${encodeURIComponent(code)}/session`, {
     method: "POST",
-    body: JSON.stringify(passcode ? { passcode } : {}),
+    body: JSON.stringify({ ...(passcode ? { passcode } : {}), ...(name ? { name } : {}) }),
   });
 }

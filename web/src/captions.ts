@@ -1,10 +1,13 @@
 // Live captions: one line per transcription segment, updated as its text stream arrives.
 
-export type Speaker = "user" | "agent";
+/** Who said a line: you, the agent, or (in a meeting) another person in the room. */
+export type Speaker = "user" | "agent" | "participant";
 
 export interface CaptionLine {
   setText(text: string): void;
   setFinal(final: boolean): void;
+  /** The language the text is shown in (`lang` for screen readers) and whether it is a translation. */
+  setLanguage(language: string | null, translated: boolean): void;
   readonly final: boolean;
 }
 
@@ -28,6 +31,7 @@ export class CaptionBoard {
     const who = document.createElement("span");
     who.className = "speaker";
     who.textContent = label;
+    who.title = label; // the whole name when a long one is cut short
     const text = document.createElement("span");
     text.className = "text";
     row.append(who, text);
@@ -48,17 +52,27 @@ export class CaptionBoard {
         row.classList.toggle("interim", !final);
         row.classList.toggle("final", final);
       },
+      setLanguage(language: string | null, translated: boolean) {
+        if (language) {
+          text.lang = language;
+          row.dataset.language = language;
+        } else {
+          text.removeAttribute("lang");
+          delete row.dataset.language;
+        }
+        row.dataset.translated = String(translated);
+      },
     };
     this.lines.set(segmentId, line);
     this.scrollToEnd();
     return line;
   }
 
-  clear(): void {
+  clear(placeholderText = "Captions of what you and the agent say appear here."): void {
     this.lines.clear();
     const placeholder = document.createElement("p");
     placeholder.className = "placeholder";
-    placeholder.textContent = "Captions of what you and the agent say appear here.";
+    placeholder.textContent = placeholderText;
     this.container.replaceChildren(placeholder);
   }
 

@@ -1,6 +1,8 @@
 // AuraLink's page: pick an agent, join a LiveKit room with it, talk, and read live captions.
 // Opened from a share link (/j/<code> sends the browser to /?link=<code>), the page joins through
-// the link instead: its agent only, and a passcode field when the link asks for one.
+// the link instead: its agent only, a name field, and a passcode field when the link asks for one.
+// A meeting link (its agent transcribes meetings) joins the link's shared room: captions of every
+// speaker under their name, in the language the listener picks (meeting.ts).
 
 import {
   ConnectionState,
@@ -16,6 +18,15 @@ import {
 
 import { type AgentInfo, createSession, joinLink, linkInfo, listAgents, PageError, type Session } from "./api";
 import { CaptionBoard, type Speaker } from "./captions";
+import {
+  ATTR_SPEAKER,
+  ATTR_SPEAKER_NAME,
+  ATTR_TRANSLATION_OF,
+  CAPTION_LANGUAGES,
+  DEFAULT_LANGUAGE,
+  LANGUAGE_ATTRIBUTE,
+  MeetingCaptions,
+} from "./meeting";
 
 const TRANSCRIPTION_TOPIC = "lk.transcription";
 const ATTR_SEGMENT_ID = "lk.segment_id";
@@ -34,6 +45,10 @@ const ui = {
   select: byId<HTMLSelectElement>("agent-select"),
   passcode: byId<HTMLInputElement>("passcode"),
   passcodeLabel: byId<HTMLLabelElement>("passcode-label"),
+  displayName: byId<HTMLInputElement>("display-name"),
+  displayNameLabel: byId<HTMLLabelElement>("display-name-label"),
+  language: byId<HTMLSelectElement>("caption-language"),
+  languageLabel: byId<HTMLLabelElement>("caption-language-label"),
   description: byId<HTMLParagraphElement>("agent-description"),
   start: byId<HTMLButtonElement>("start"),
   leave: byId<HTMLButtonElement>("leave"),
@@ -46,9 +61,11 @@ const ui = {
 };
 
 const captions = new CaptionBoard(ui.captions);
+const meetingCaptions = new MeetingCaptions(captions);
 let agents: AgentInfo[] = [];
 let room: Room | null = null;
 let session: Session | null = null;
+let inMeeting = false;
 const linkCode = new URLSearchParams(location.search).get("link");
 
 // ------------------------------------------------------------------ small view helpers
@@ -89,6 +106,15 @@ function setInCall(inCall: boolean): void {
   ui.leave.hidden = !inCall;
   ui.select.disabled = inCall || agents.length === 0 || linkCode !== null;
   ui.passcode.disabled = inCall;
+  ui.displayName.disabled = inCall;
+}
+
+function showMeetingControls(): void {
+  const agentLabel = document.querySelector<HTMLLabelElement>('label[for="agent-select"]');
+  if (agentLabel) agentLabel.textContent = "Meeting";
+  ui.language.hidden = false;
+  ui.languageLabel.hidden = false;
+  ui.start.textContent = "Join the meeting";
 }
 
 function askForPasscode(): void {
@@ -113,8 +139,14 @@ async function loadLink(code: string): Promise<void> {
     const info = await linkInfo(code);
     agents = [{ name: info.agent, description: "", language: "", greeting: null, default: true }];
     ui.select.replaceChildren(new Option(info.title, info.agent));
-    ui.description.textContent = `You were invited to a call with ${info.title}.`;
+    ui.description.textContent = info.meeting
+      ? `You were invited to ${info.title}, a meeting with the ${info.agent} agent. ` +
+        "Everyone's words appear as captions under their names, in the language you choose."
+      : `You were invited to a call with ${info.title}.`;
     document.title = `${info.title} · AuraLink`;
+    ui.displayName.hidden = false;
+    ui.displayNameLabel.hidden = false;
+    if (info.meeting) showMeetingControls();
     if (info.passcode_required) askForPasscode();
   } catch (error) {
     agents = [];
@@ -186,6 +218,50 @@ async function onTranscription(reader: TextStreamReader, from: { identity: strin
   if (line) line.setFinal((reader.info.attributes ?? {})[ATTR_FINAL] === "true" || finalAtStart);
 }
 
+/** Who said a meeting line: you, the agent, or another person (by the name the transcriber gave). */
+function meetingSpeaker(identity: string, attrs: Record<string, string>): { speaker: Speaker; label: string } {
+  const local = room?.localParticipant;
+  if (local && identity === local.identity) return { speaker: "user", label: `${local.name || "You"} (you)` };
+  const participant = room?.remoteParticipants.get(identity);
+  if (participant?.isAgent || (!participant && !(ATTR_SPEAKER in attrs))) {
+    return { speaker: "agent", label: session?.agent ?? participant?.name ?? "Agent" };
+  }
+  return { speaker: "participant", label: attrs[ATTR_SPEAKER_NAME] || participant?.name || identity };
+}
+
+async function onMeetingTranscription(reader: TextStreamReader, from: { identity: string }): Promise<void> {
+  const attrs = reader.info.attributes ?? {};
+  const { speaker, label } = meetingSpeaker(from.identity, attrs);
+  const caption = {
+    segmentId: attrs[ATTR_SEGMENT_ID] ?? reader.info.id,
+    speaker,
+    label,
+    text: "",
+    final: attrs[ATTR_FINAL] === "true",
+    language: attrs[LANGUAGE_ATTRIBUTE] ?? null,
+    translationOf: attrs[ATTR_TRANSLATION_OF] ?? null,
+  };
+  // each stream carries a line's whole text so far (the agent's own speech: deltas): accumulate
+  try {
+    for await (const chunk of reader) {
+      caption.text += chunk;
+      if (!caption.text.trim()) continue;
+      if (!meetingCaptions.show(caption)) return;
+    }
+  } catch (error) {
+    if (room?.state === ConnectionState.Connected) console.warn("a caption stream was cut short", error);
+  }
+}
+
+/** Ask for captions in the chosen language (the note-taker reads every listener's attribute). */
+async function publishLanguage(r: Room): Promise<void> {
+  try {
+    await r.localParticipant.setAttributes({ [LANGUAGE_ATTRIBUTE]: meetingCaptions.wanted });
+  } catch (error) {
+    showError(`Cannot ask for captions in this language: ${messageOf(error)}`);
+  }
+}
+
 function showAgent(participant: Participant): void {
   const state = participant.attributes[ATTR_AGENT_STATE];
   if (state) setAgentState(state);
@@ -244,7 +320,7 @@ function newRoom(): Room {
       endCall(r);
     });
   r.registerTextStreamHandler(TRANSCRIPTION_TOPIC, (reader, from) => {
-    void onTranscription(reader, from);
+    void (inMeeting ? onMeetingTranscription(reader, from) : onTranscription(reader, from));
   });
   return r;
 }
@@ -266,7 +342,7 @@ async function start(): Promise<void> {
   setStatus("requesting");
   try {
     session = linkCode
-      ? await joinLink(linkCode, ui.passcode.value || null)
+      ? await joinLink(linkCode, ui.passcode.value || null, ui.displayName.value.trim() || null)
       : await createSession(ui.select.value || null);
   } catch (error) {
     setStatus("failed");
@@ -281,7 +357,13 @@ async function start(): Promise<void> {
     return;
   }
 
-  captions.clear();
+  inMeeting = session.mode === "meeting";
+  if (inMeeting) {
+    showMeetingControls();
+    meetingCaptions.clear();
+  } else {
+    captions.clear();
+  }
   const r = newRoom();
   room = r;
   setAgentState("waiting", "waiting for the agent…");
@@ -297,6 +379,7 @@ async function start(): Promise<void> {
   }
   ui.enableAudio.hidden = r.canPlaybackAudio;
   for (const p of r.remoteParticipants.values()) if (p.isAgent) showAgent(p);
+  if (inMeeting) await publishLanguage(r);
 
   try {
     await r.localParticipant.setMicrophoneEnabled(true);
@@ -319,6 +402,12 @@ ui.form.addEventListener("submit", (event) => {
 });
 ui.leave.addEventListener("click", () => void leave());
 ui.select.addEventListener("change", describeSelected);
+ui.language.replaceChildren(...CAPTION_LANGUAGES.map((l) => new Option(l.label, l.code)));
+ui.language.value = DEFAULT_LANGUAGE;
+ui.language.addEventListener("change", () => {
+  meetingCaptions.setLanguage(ui.language.value);
+  if (room && inMeeting && room.state === ConnectionState.Connected) void publishLanguage(room);
+});
 ui.enableAudio.addEventListener("click", () => {
   void room?.startAudio().then(() => {
     ui.enableAudio.hidden = true;

@@ -6,10 +6,19 @@
 - ``GET /j/<code>/info`` tells the page what to show (title, whether a passcode is needed).
 - ``POST /j/<code>/session`` checks the link again and the passcode, counts a join in one
   conditional ``UPDATE`` (so concurrent joins never pass ``max_uses``), and returns a LiveKit
-  token for a new room with the link's agent dispatched, like ``/v1/dev/sessions``; the
+  token for a room with the link's agent dispatched, like ``/v1/dev/sessions``; the
   ``link.used`` webhook event is written to the outbox in the same transaction as the count.
   The agent is the organisation's (:mod:`auralink.api.agent_store`): a database agent's whole
   spec and version travel in the dispatch metadata, and the version in the room's metadata.
+
+A *call* link (a one-to-one agent) makes a new room per visit (``link-…``). A *meeting* link (its
+agent has ``meeting.transcribe``) puts every visitor in the link's one room (``meet-<link id>``):
+each token carries the same room configuration, and LiveKit dispatches the agent once, when the
+room is made; visitors may update their own attributes (``auralink.language`` for captions).
+A meeting room outlives its meeting for a while (LiveKit's departure timeout; the agent leaves
+when the last person does), and LiveKit would not dispatch into it again: a visitor arriving then
+gets the room deleted when it is empty (their join makes it anew, with the agent) or, while only
+the leaving agent is in it, the agent dispatched again (:func:`_revive_meeting`).
 
 Visitors are counted as a sha256 of the link's own salt, the client address and the user
 agent; neither the address nor the user agent is stored.
@@ -19,28 +28,33 @@ from __future__ import annotations
 
 __all__ = ["router"]
 
+import asyncio
 import hashlib
 import html
 import logging
 import re
-from typing import Any
+from typing import Any, Literal
 
+import aiohttp
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from livekit import api
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auralink.api.agent_store import AgentStoreDep
+from auralink.api.agent_store import AgentStore, AgentStoreDep
 from auralink.api.auth import verify_password
+from auralink.api.catalogue import CatalogueCache
 from auralink.api.db import Database, LinkVisitor, ShareLink, utcnow
-from auralink.api.deps import SessionDep, SettingsDep, writes
+from auralink.api.deps import LiveKitDep, SessionDep, SettingsDep, writes
 from auralink.api.errors import PermissionDenied
 from auralink.api.linkcache import CachedLink, LinkCache
 from auralink.api.livekit_client import livekit_credentials
-from auralink.api.schemas import ErrorBody, LinkInfo, LinkJoin, LinkState, SessionPublic
-from auralink.api.tokens import RoomMetadata, new_identity, new_room_name, room_join_token
+from auralink.api.schemas import ErrorBody, LinkInfo, LinkJoin, LinkState
+from auralink.api.schemas.links import LinkSession
+from auralink.api.tokens import DispatchMetadata, RoomMetadata, new_identity, new_room_name, room_join_token
 from auralink.api.usage import QUOTA_RESPONSES, check_call_quotas
 from auralink.api.webhooks import LinkUsed, LinkUsedData, enqueue
 from auralink.core import ConfigError
@@ -112,6 +126,45 @@ async def _find(session: AsyncSession, code: str) -> ShareLink | None:
     return await session.scalar(select(ShareLink).where(ShareLink.code == code))
 
 
+def _meeting_room(link: ShareLink) -> str:
+    """The one room of a meeting link: every visitor's token names it with the same room
+    configuration, so LiveKit makes it (and dispatches the agent) for the first one only."""
+    return f"meet-{link.id}"
+
+
+_REVIVE_TIMEOUT_S = 5.0
+_LIVEKIT_ERRORS = (api.TwirpError, api.ServerError, aiohttp.ClientError, TimeoutError, OSError)
+
+
+async def _revive_meeting(
+    lk: api.LiveKitAPI, *, room: str, agent_name: str, dispatch: DispatchMetadata
+) -> None:
+    """Make sure a visitor of a meeting room that outlived its meeting meets the agent.
+
+    No room (LiveKit says it does not know it): the join makes it and dispatches. Nobody in it:
+    it is deleted, so the join makes it anew. Only agents in it (the last one leaving, its notes
+    being written): the agent is dispatched again. People in it: nothing to do. LiveKit being
+    unreachable is logged and the join goes on."""
+    try:
+        async with asyncio.timeout(_REVIVE_TIMEOUT_S):
+            if not (await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms:
+                return  # no such room (yet): the join makes it with the agent
+            listed = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
+            kinds = [p.kind for p in listed.participants]
+            if not kinds:
+                await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+                logger.info("meeting room %s was empty: deleted, the join makes it anew", room)
+            elif all(k == api.ParticipantInfo.Kind.AGENT for k in kinds):
+                await lk.agent_dispatch.create_dispatch(
+                    api.CreateAgentDispatchRequest(
+                        agent_name=agent_name, room=room, metadata=dispatch.dumps()
+                    )
+                )
+                logger.info("meeting room %s had only its leaving agent: dispatched again", room)
+    except _LIVEKIT_ERRORS as e:
+        logger.warning("meeting room %s: cannot check it on LiveKit: %s", room, type(e).__name__)
+
+
 def _visitor_hash(link: ShareLink, request: Request) -> str:
     address = request.client.host if request.client else ""
     agent = request.headers.get("user-agent", "")
@@ -165,9 +218,11 @@ async def link_info(code: str, request: Request) -> LinkInfo | Response:
     cache: LinkCache = request.app.state.link_cache
     database: Database = request.app.state.database
 
+    catalogue: CatalogueCache = request.app.state.catalogue
+
     async def load() -> CachedLink:  # its own session: a background refresh outlives the request
         async with database.read_session() as own:
-            return await _resolve_info(own, code, cache)
+            return await _resolve_info(own, code, cache, AgentStore(session=own, catalogue=catalogue))
 
     cached = await cache.resolve(code, load)
     if cached.info is not None:
@@ -175,7 +230,16 @@ async def link_info(code: str, request: Request) -> LinkInfo | Response:
     return _unknown_json() if cached.state is None else _gone_json(cached.state)
 
 
-async def _resolve_info(session: AsyncSession, code: str, cache: LinkCache) -> CachedLink:
+async def _is_meeting(store: AgentStore, link: ShareLink) -> bool:
+    """Whether the link's agent holds meetings (``meeting.transcribe``): one shared room."""
+    try:
+        agent = await store.resolve(link.org_id, link.agent)
+    except ConfigError:  # the join answers 503 for it; the page shows a call meanwhile
+        return False
+    return agent is not None and agent.spec.meeting.transcribe
+
+
+async def _resolve_info(session: AsyncSession, code: str, cache: LinkCache, store: AgentStore) -> CachedLink:
     now = utcnow()
     link = await _find(session, code)
     if link is None:
@@ -190,6 +254,7 @@ async def _resolve_info(session: AsyncSession, code: str, cache: LinkCache) -> C
             title=link_title(link),
             agent=link.agent,
             passcode_required=link.passcode_hash is not None,
+            meeting=await _is_meeting(store, link),
         )
     cached = CachedLink(info=info, state=state)
     cache.put(code, cached, expires_at=link.expires_at, now=now)
@@ -198,7 +263,7 @@ async def _resolve_info(session: AsyncSession, code: str, cache: LinkCache) -> C
 
 @router.post(
     "/{code}/session",
-    response_model=SessionPublic,
+    response_model=LinkSession,
     status_code=status.HTTP_201_CREATED,
     responses={
         **_GONE_RESPONSES,
@@ -216,8 +281,10 @@ async def join(
     session: SessionDep,
     settings: SettingsDep,
     store: AgentStoreDep,
-) -> SessionPublic | Response:
-    """Start a call through the link: one use is counted, a token for a new room is returned."""
+    lk: LiveKitDep,
+) -> LinkSession | Response:
+    """Join through the link: one use is counted and a token is returned, for a new room (a call)
+    or for the link's shared room (a meeting: the agent has ``meeting.transcribe``)."""
     link = await _find(session, code)
     if link is None:
         return _unknown_json()
@@ -261,7 +328,8 @@ async def join(
         state = link_state(link, utcnow())
         return _gone_json(state if state is not LinkState.ACTIVE else LinkState.USED_UP)
     await _count_visitor(session, link, request)
-    room = new_room_name("link")
+    meeting = agent.spec.meeting.transcribe
+    room = _meeting_room(link) if meeting else new_room_name("link")
     # link.used goes to the outbox in this transaction: sent if and only if the join counted
     data = LinkUsedData(link_id=link.id, room=room, agent=link.agent, uses=uses)
     queued = await enqueue(session, LinkUsed(org_id=link.org_id, data=data))
@@ -271,6 +339,9 @@ async def join(
     if queued:
         wake_dispatcher(request)
 
+    dispatch = agent.dispatch(link.org_id)
+    if meeting:
+        await _revive_meeting(lk, room=room, agent_name=settings.worker_agent_name, dispatch=dispatch)
     identity = new_identity("guest")
     token = room_join_token(
         api_key=creds.api_key,
@@ -279,12 +350,16 @@ async def join(
         identity=identity,
         name=body.name or "Guest",
         worker_agent_name=settings.worker_agent_name,
-        dispatch=agent.dispatch(link.org_id),
+        dispatch=dispatch,
         room_metadata=RoomMetadata(
             org=link.org_id, source="link", agent=link.agent, agent_version=agent.version, link=link.id
         ),
+        can_update_own_metadata=meeting,  # a meeting visitor picks a caption language
     )
-    logger.info("link %s: room %s with agent %s (%s)", link.id, room, link.agent, agent.source.value)
-    return SessionPublic(
-        url=settings.livekit_url, token=token, room=room, identity=identity, agent=link.agent
+    mode: Literal["meeting", "call"] = "meeting" if meeting else "call"
+    logger.info(
+        "link %s: %s in room %s with agent %s (%s)", link.id, mode, room, link.agent, agent.source.value
+    )
+    return LinkSession(
+        url=settings.livekit_url, token=token, room=room, identity=identity, agent=link.agent, mode=mode
     )

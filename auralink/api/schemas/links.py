@@ -9,17 +9,19 @@ __all__ = [
     "LinkInfo",
     "LinkJoin",
     "LinkPublic",
+    "LinkSession",
     "LinkState",
     "LinkUpdate",
 ]
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from .common import Name, StrictBody
+from .dev import SessionPublic
 
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 
@@ -122,6 +124,9 @@ class LinkInfo(BaseModel):
     title: str = Field(description="the link's display name, or its agent's name")
     agent: str
     passcode_required: bool
+    meeting: bool = Field(
+        default=False, description="a meeting: every visitor joins the link's one room with the agent"
+    )
 
 
 class LinkJoin(StrictBody):
@@ -129,3 +134,11 @@ class LinkJoin(StrictBody):
 
     passcode: str | None = Field(default=None, max_length=128)
     name: Name | None = Field(default=None, description="display name shown to others in the call")
+
+
+class LinkSession(SessionPublic):
+    """A visitor's way in: a ``call`` is a new room with the agent for this visit alone; a
+    ``meeting`` (the agent has ``meeting.transcribe``) is the link's one shared room, where every
+    visitor meets the others and the agent, and may set their own ``auralink.language``."""
+
+    mode: Literal["meeting", "call"] = Field(description="a shared meeting room, or a call of one's own")

@@ -156,7 +156,13 @@ async def test_a_passcode_is_asked_for_and_a_wrong_one_counts_no_use(api: Api) -
     link = await _link(owner, passcode="blue-falcon", max_uses=1)
     assert link["passcode_required"] is True and "blue-falcon" not in json.dumps(link)
     info = (await api.client().get(f"/j/{link['code']}/info")).json()
-    assert info == {"code": link["code"], "title": "barista", "agent": "barista", "passcode_required": True}
+    assert info == {
+        "code": link["code"],
+        "title": "barista",
+        "agent": "barista",
+        "passcode_required": True,
+        "meeting": False,
+    }
 
     missing = await _join(api, link["code"])
     assert missing.status_code == 403 and missing.json()["error"]["type"] == "PasscodeRequired"
