@@ -70,6 +70,7 @@ class VoiceClient:
     _source: rtc.AudioSource | None = None
     _mic: asyncio.Task[None] | None = None
     _speech: asyncio.Queue[np.ndarray] = field(default_factory=asyncio.Queue)
+    listen: bool = True  # False: subscribe to nothing (a speaker only; saves decoding others' audio)
     last_speech_sent_at: float = 0.0
     first_speech_sent_at: float = 0.0
     _pending_done: asyncio.Future[float] | None = None
@@ -79,7 +80,7 @@ class VoiceClient:
         self.room.on("participant_attributes_changed", self._on_attributes)
         self.room.on("data_received", self._on_data)
         self.room.register_text_stream_handler("lk.transcription", self._on_transcription)
-        await self.room.connect(self.url, self.token, rtc.RoomOptions(auto_subscribe=True))
+        await self.room.connect(self.url, self.token, rtc.RoomOptions(auto_subscribe=self.listen))
         self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=40)
         track = rtc.LocalAudioTrack.create_audio_track("mic", self._source)
         opts = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
