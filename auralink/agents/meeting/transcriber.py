@@ -61,11 +61,13 @@ class MeetingTranscriber:
         screen: Screen | None = None,
         on_captioned: Captioned | None = None,
         caption_attributes: dict[str, str] | None = None,
+        on_speaking: Callable[[str, bool], None] | None = None,
     ) -> None:
         """``screen`` sees each final line first (moderation): it returns the line to caption and
         hand on (redacted) or None to drop it; with a ``screen`` no interim caption is sent (it
         would show the unchecked words). ``on_captioned`` runs after a final caption went out
-        (translation)."""
+        (translation). ``on_speaking(identity, speaking)`` follows each human's voice activity
+        (floor control)."""
         if not stt_engine.capabilities.streaming:
             if vad_model is None:
                 raise ValueError("a non-streaming STT needs a VAD to cut utterances")
@@ -76,6 +78,7 @@ class MeetingTranscriber:
         self._captions, self._denoise = captions, noise_suppression
         self._screen, self._on_captioned = screen, on_captioned
         self._extra = dict(caption_attributes or {})
+        self._on_speaking = on_speaking
         self._tasks: dict[str, asyncio.Task[None]] = {}  # by participant identity
         self._had_human = False
         self._closed = False
@@ -122,6 +125,7 @@ class MeetingTranscriber:
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         self._stop(participant.identity)
+        self._speaking(participant.identity, False)
         if self._had_human and not self.humans() and self._on_empty is not None and not self._closed:
             self._on_empty()
 
@@ -183,6 +187,9 @@ class MeetingTranscriber:
         async for ev in recognizer:
             if ev.type == stt.SpeechEventType.START_OF_SPEECH:
                 segment, started = utils.shortuuid("SG_"), time.time()
+                self._speaking(participant.identity, True)
+            elif ev.type == stt.SpeechEventType.END_OF_SPEECH:
+                self._speaking(participant.identity, False)
             elif ev.type in (stt.SpeechEventType.INTERIM_TRANSCRIPT, stt.SpeechEventType.FINAL_TRANSCRIPT):
                 text = ev.alternatives[0].text.strip() if ev.alternatives else ""
                 if not text:
@@ -203,15 +210,10 @@ class MeetingTranscriber:
                     continue  # interim words are unchecked: only screened finals are shown
                 if final:
                     segment, started = "", time.time()
-                    if self._screen is not None:
-                        screened = await self._screen(line)
-                        if screened is None:
-                            continue  # blocked: not captioned, recorded nor answered
-                        line = screened
-                    try:
-                        self._on_line(line)
-                    except Exception as e:
-                        logger.warning("a caption line handler failed: %s", type(e).__name__)
+                    handed = await self._hand_on(line)
+                    if handed is None:
+                        continue  # blocked: not captioned, recorded nor answered
+                    line = handed
                 if self._captions:  # in order: a segment's interim captions before its final one
                     await publish_caption(self._room, line, attributes=self._extra)
                 if final and self._on_captioned is not None:
@@ -219,6 +221,26 @@ class MeetingTranscriber:
                         await self._on_captioned(line)
                     except Exception as e:
                         logger.warning("a captioned-line handler failed: %s", type(e).__name__)
+
+    async def _hand_on(self, line: CaptionLine) -> CaptionLine | None:
+        """A final line through the screen (None: blocked), then to ``on_line``."""
+        if self._screen is not None:
+            screened = await self._screen(line)
+            if screened is None:
+                return None
+            line = screened
+        try:
+            self._on_line(line)
+        except Exception as e:
+            logger.warning("a caption line handler failed: %s", type(e).__name__)
+        return line
+
+    def _speaking(self, identity: str, speaking: bool) -> None:
+        if self._on_speaking is not None:
+            try:
+                self._on_speaking(identity, speaking)
+            except Exception as e:
+                logger.warning("a voice activity handler failed: %s", type(e).__name__)
 
     def _line(
         self,

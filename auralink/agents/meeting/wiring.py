@@ -38,6 +38,7 @@ from auralink.agents.providers import build_stt
 from auralink.agents.reporting import CallReporter
 from auralink.core import AgentSpec, AuraLinkError, Settings
 
+from .addressing import FloorControl
 from .captions import CaptionLine
 from .live_translation import LANGUAGE, RoomTranslations, build_translator
 from .notekeeper import NoteKeeper, build_note_writer, is_notes_request
@@ -52,6 +53,7 @@ logger = logging.getLogger("auralink.agents")
 
 READY_ATTRIBUTE = "auralink.meeting"
 """The agent's participant attribute, ``ready`` once its meeting capabilities run."""
+_FLOOR_WAIT_S = 15.0  # the longest a spoken reply waits for people to stop talking
 _FINAL_NOTES_S = 30.0  # the final notes at room end: every sentence embedded, on a slow CPU
 
 
@@ -87,17 +89,85 @@ class MeetingCapabilities:
         await self.transcriber.aclose()  # the moderation stage is the worker's: it closes it
 
 
+class Floor:
+    """Floor control for a meeting session, whose own audio input is off (the transcriber hears
+    everyone): a spoken reply starts only once nobody has spoken for ``FloorControl.quiet_s``, and
+    the agent stops when a human talks over it for ``yield_after_s`` (a short "mm-hm" does not)."""
+
+    def __init__(self, session: AgentSession[Any], *, control: FloorControl | None = None) -> None:
+        self.control = control or FloorControl(group=True)
+        self._session = session
+        self._tasks: set[asyncio.Task[Any]] = set()
+        session.on("agent_state_changed", self._on_agent_state)
+
+    def _on_agent_state(self, ev: Any) -> None:
+        if getattr(ev, "new_state", None) == "speaking":
+            self.control.agent_started()
+        else:
+            self.control.agent_stopped()
+
+    def on_speaking(self, identity: str, speaking: bool) -> None:
+        """The transcriber's voice activity of one human."""
+        if not speaking:
+            self.control.human_stopped(identity)
+            return
+        self.control.human_started(identity)
+        if self.control.agent_speaking:
+            self._spawn(self._yield_if_still_talking())
+
+    async def _yield_if_still_talking(self) -> None:
+        await asyncio.sleep(self.control.yield_after_s)
+        if self.control.should_yield():
+            logger.info("floor: a participant talked over the agent; it stops")
+            await self._session.interrupt()
+
+    async def wait_for_turn(self, *, timeout_s: float = _FLOOR_WAIT_S) -> None:
+        """Until the agent may start (nobody speaking, a short quiet after), at most ``timeout_s``."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while (wait := self.control.wait_s()) != 0.0:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, wait if wait is not None else 0.1))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class _Responder:
     """Turns addressed lines into the session's replies: voice for speech, chat for chat."""
 
-    def __init__(self, *, spec: AgentSpec, session: AgentSession[Any], ctx: JobContext) -> None:
+    def __init__(self, *, spec: AgentSpec, session: AgentSession[Any], ctx: JobContext, floor: Floor) -> None:
         self.policy = ReplyPolicy(spec)
-        self._session, self._ctx = session, ctx
+        self._session, self._ctx, self.floor = session, ctx, floor
         self._chat_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def voice(self, *, speaker: str, prompt: str) -> None:
+        """Reply aloud once the floor is free (nobody talking, a short quiet after)."""
+        task = asyncio.ensure_future(self._voice(speaker, prompt))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _voice(self, speaker: str, prompt: str) -> None:
+        await self.floor.wait_for_turn()
         handle = self._session.generate_reply(user_input=prompt)
         handle.add_done_callback(lambda _h: self.policy.answered(speaker))
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.floor.aclose()
 
     async def chat(self, *, speaker: str, prompt: str) -> None:
         """A reply in text on ``lk.chat``: the session's audio output is off while it is made."""
@@ -160,6 +230,7 @@ class _Lines:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._responder.aclose()
 
     async def screen(self, line: CaptionLine) -> CaptionLine | None:
         """The speech line as moderation lets it through (redacted), or None (blocked)."""
@@ -250,9 +321,10 @@ async def attach_meeting(
         spec, settings=settings, started_at=started_at, title=f"Meeting in {room.name}", reporter=reporter
     )
     translations = await _translations(spec, room)
+    responder = _Responder(spec=spec, session=session, ctx=ctx, floor=Floor(session))
     lines = _Lines(
         room=room,
-        responder=_Responder(spec=spec, session=session, ctx=ctx),
+        responder=responder,
         reporter=reporter,
         started_at=started_at,
         moderation=moderation,
@@ -270,6 +342,7 @@ async def attach_meeting(
         screen=lines.screen if moderation is not None else None,
         on_captioned=translations.captioned if translations is not None else None,
         caption_attributes={LANGUAGE: spec.language.split("-")[0]},
+        on_speaking=responder.floor.on_speaking,
     )
     caps = MeetingCapabilities(
         transcriber=transcriber, moderation=moderation, translations=translations, notes=keeper, lines=lines
