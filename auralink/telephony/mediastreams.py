@@ -185,7 +185,8 @@ class StreamParser:
 
     def __init__(self) -> None:
         self.stats = SequenceStats()
-        self._adapter: TypeAdapter[InboundMessage] = TypeAdapter(InboundMessage)  # type: ignore[arg-type]  # an Annotated union
+        union: Any = InboundMessage  # an Annotated union, which mypy does not take as a type here
+        self._adapter: TypeAdapter[InboundMessage] = TypeAdapter(union)
         self._last_sequence = 0
         self.started: StartEvent | None = None
 

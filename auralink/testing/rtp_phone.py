@@ -3,12 +3,23 @@
 An asyncio UDP endpoint that sends one 20 ms PCMU RTP packet every 20 ms (queued speech, else
 μ-law silence) to livekit-sip's media address, and keeps every packet it hears (decoded to PCM,
 with its arrival time). SIPp places or answers the call and writes livekit-sip's media address
-to a file; the test or bench points :attr:`RtpPhone.peer` at it.
+to a file; the test or bench points :attr:`RtpPhone.peer` at it. :meth:`RtpPhone.send_dtmf`
+presses keys as RFC 4733 telephone-events (payload type :data:`DTMF_PT`, which the scenarios'
+SDP offers) in the same RTP stream.
 """
 
 from __future__ import annotations
 
-__all__ = ["FRAME", "SPEECH_RMS", "RtpPhone", "pcm_to_mulaw_frames", "wav_to_mulaw_frames"]
+__all__ = [
+    "DTMF_PT",
+    "FRAME",
+    "SPEECH_RMS",
+    "DtmfPacket",
+    "RtpPhone",
+    "dtmf_packets",
+    "pcm_to_mulaw_frames",
+    "wav_to_mulaw_frames",
+]
 
 import asyncio
 import contextlib
@@ -29,6 +40,34 @@ from .voice_client import read_wav_16k
 FRAME = 160  # 20 ms of 8 kHz audio, one PCMU RTP packet
 SPEECH_RMS = 500.0  # 16-bit PCM; livekit-sip's silence decodes to about 0
 _SILENCE = mulaw.silence(FRAME)
+DTMF_PT = 101  # telephone-event/8000, as the carrier's SDP offers it
+DTMF_VOLUME = 10  # -10 dBm0
+_DTMF_CODES = {key: code for code, key in enumerate("0123456789*#ABCD")}  # RFC 4733 §3.2
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfPacket:
+    """One RFC 4733 telephone-event packet: ``first`` starts the event (marker bit, new timestamp)."""
+
+    code: int
+    duration: int  # timestamp units (8 kHz) since the event began
+    first: bool = False
+    end: bool = False
+
+    def payload(self) -> bytes:
+        return struct.pack("!BBH", self.code, (0x80 if self.end else 0) | DTMF_VOLUME, self.duration)
+
+
+def dtmf_packets(digits: str, *, tone_frames: int = 5, gap_frames: int = 5) -> list[DtmfPacket | None]:
+    """The packets for ``digits``, one per 20 ms tick: for each key ``tone_frames`` event packets
+    with a growing duration, three end packets (E bit), then ``gap_frames`` ticks of audio (None)."""
+    ticks: list[DtmfPacket | None] = []
+    for key in digits:
+        code = _DTMF_CODES[key.upper()]
+        ticks += [DtmfPacket(code, (i + 1) * FRAME, first=i == 0) for i in range(tone_frames)]
+        ticks += [DtmfPacket(code, tone_frames * FRAME, end=True)] * 3
+        ticks += [None] * gap_frames
+    return ticks
 
 
 def wav_to_mulaw_frames(path: str | Path) -> list[bytes]:
@@ -54,6 +93,8 @@ class RtpPhone(asyncio.DatagramProtocol):
     peer: tuple[str, int] | None = None
     last_sent_speech: float = 0.0  # when the last queued (speech) frame went out
     drained: asyncio.Event = field(default_factory=asyncio.Event)  # set when the queue empties
+    keypad: list[DtmfPacket | None] = field(default_factory=list)  # before audio; None = one audio tick
+    keyed: asyncio.Event = field(default_factory=asyncio.Event)  # set when the keypad queue empties
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -67,7 +108,22 @@ class RtpPhone(asyncio.DatagramProtocol):
         loop = asyncio.get_running_loop()
         start = loop.time()
         n = 0
+        event_ts = 0
         while True:
+            keying = bool(self.keypad)
+            tick = self.keypad.pop(0) if keying else None
+            if keying and not self.keypad:
+                self.keyed.set()
+            if tick is not None:  # a key: a telephone-event packet instead of audio
+                if tick.first:
+                    event_ts = (ts + n * FRAME) & 0xFFFFFFFF  # the event's timestamp: when it began
+                marker = 0x80 if tick.first else 0
+                header = struct.pack("!BBHII", 0x80, marker | DTMF_PT, (seq + n) & 0xFFFF, event_ts, ssrc)
+                if self.transport is not None and self.peer is not None:
+                    self.transport.sendto(header + tick.payload(), self.peer)
+                n += 1
+                await asyncio.sleep(max(0.0, start + n * 0.02 - loop.time()))
+                continue
             speech = bool(self.queue)
             payload = self.queue.pop(0) if speech else _SILENCE
             header = struct.pack("!BBHII", 0x80, 0, (seq + n) & 0xFFFF, (ts + n * FRAME) & 0xFFFFFFFF, ssrc)
@@ -86,6 +142,13 @@ class RtpPhone(asyncio.DatagramProtocol):
         self.queue.extend(frames)
         await self.drained.wait()
         return self.last_sent_speech
+
+    async def send_dtmf(self, digits: str, *, tone_frames: int = 5, gap_frames: int = 5) -> None:
+        """Press ``digits`` (0-9, *, #, A-D) as RFC 4733 events, ``tone_frames`` x 20 ms each and
+        ``gap_frames`` x 20 ms of audio between keys; returns when the last packet went out."""
+        self.keyed.clear()
+        self.keypad.extend(dtmf_packets(digits, tone_frames=tone_frames, gap_frames=gap_frames))
+        await self.keyed.wait()
 
     def loud_since(self, since: float) -> float:
         """Seconds of speech heard after ``since`` (20 ms packets whose RMS is above speech level)."""

@@ -1,0 +1,213 @@
+"""Keypad digits and a cold transfer on a real SIP call, end to end.
+
+An organisation's agent ``desk`` (its LLM a scripted endpoint that records what it is sent, its
+``phone.transfer_to`` +14155550199) is attached to a number; SIPp plays the carrier
+(``carrier_uac_refer.xml``) and calls it, with this file's RTP endpoint as the carrier's media.
+
+- The caller presses 1 2 3 4 # as RFC 4733 telephone-events (payload type 101, offered in the
+  carrier's SDP): livekit-sip turns them into ``sip_dtmf_received`` in the room, and the agent
+  gets one user turn, "The caller pressed 1 2 3 4 # on the phone keypad.", with the phone tools
+  (``transfer_call`` among them) offered to the LLM.
+- The caller presses 0; the LLM answers that turn with ``transfer_call`` (no destination: the
+  model cannot give one). livekit-sip sends the carrier a REFER whose Refer-To is the agent's
+  ``transfer_to``; the carrier accepts it (202, then a NOTIFY with ``SIP/2.0 200 OK``), and
+  livekit-sip hangs up its leg with a BYE, so SIPp completes its scenario and exits 0.
+
+Everything is real (Redis, livekit-server, livekit-sip, the worker, the models, the API); only
+the phone network is SIPp plus the RTP endpoint, and the LLM is scripted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from auralink.testing.ports import free_port
+from auralink.testing.rtp_phone import RtpPhone
+from auralink.testing.scripted_llm import ScriptedLLM
+
+pytestmark = pytest.mark.integration
+
+SCENARIO = Path(__file__).resolve().parents[1] / "fixtures" / "sipp" / "carrier_uac_refer.xml"
+PASSWORD = "correct horse battery staple"
+TRANSFER_TO = "+14155550199"
+
+
+@pytest.fixture
+def llm() -> Iterator[ScriptedLLM]:
+    """Runs in a thread of its own (a sync fixture: its loop must not be the test's)."""
+    with ScriptedLLM.serve(reply="Thank you, one moment please.") as scripted:
+        yield scripted
+
+
+def _agent(name: str, llm: ScriptedLLM) -> dict[str, Any]:
+    return {
+        "name": name,
+        "instructions": "You are the front desk on the phone. Answer briefly.",
+        "greeting": "Front desk, how can I help?",
+        # the scripted endpoint takes any key; PATH is set in every worker's environment
+        "llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "api_key_env": "PATH"},
+        "phone": {"transfer_to": TRANSFER_TO, "dtmf_timeout_s": 2},
+    }
+
+
+async def _owner(http: httpx.AsyncClient) -> None:
+    email = f"owner-{secrets.token_hex(4)}@phone-features.test"
+    body = {"name": "Phone Features", "owner": {"email": email, "name": "Owner", "password": PASSWORD}}
+    r = await http.post("/v1/organisations", json=body)
+    assert r.status_code == 201, r.text
+    r = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+
+
+async def _file(path: Path, sipp: asyncio.subprocess.Process, what: str, timeout: float) -> str:
+    """What the scenario wrote to ``path``, once it has."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert sipp.returncode is None, f"sipp exited ({sipp.returncode}) before {what}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f}s"
+        await asyncio.sleep(0.2)
+    return path.read_text().strip()
+
+
+async def _request(llm: ScriptedLLM, ok: Callable[[dict[str, Any]], bool], what: str, timeout: float) -> Any:
+    """The first request the LLM got that satisfies ``ok``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = next((r for r in list(llm.requests) if ok(r)), None)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"the LLM got no {what} within {timeout:.0f}s ({len(llm.requests)} requests)")
+
+
+async def _ended_call(http: httpx.AsyncClient, timeout: float) -> dict[str, Any]:
+    """The organisation's one SIP call, once its record is no longer active (it is a new org)."""
+    deadline = time.monotonic() + timeout
+    seen: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        r = await http.get("/v1/calls", params={"source": "sip"})
+        assert r.status_code == 200, r.text
+        seen = r.json()["items"]
+        if len(seen) == 1 and seen[0]["status"] != "active":
+            return seen[0]
+        await asyncio.sleep(1.0)
+    raise AssertionError(f"the call did not end within {timeout:.0f}s: {seen}")
+
+
+async def _logged(stack: Any, service: str, line: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(line in seen for seen in stack.log_tail(service, 400)):
+        assert time.monotonic() < deadline, f"{service} did not log {line!r} within {timeout:.0f}s"
+        await asyncio.sleep(0.5)
+
+
+def _users(request: dict[str, Any]) -> list[str]:
+    return [json.dumps(m.get("content")) for m in request.get("messages", []) if m.get("role") == "user"]
+
+
+def _tools(request: dict[str, Any]) -> set[str]:
+    return {t.get("function", {}).get("name", "") for t in request.get("tools", [])}
+
+
+def _diagnostics(stack: Any, run: Path) -> str:
+    parts = [
+        f"--- {name}.log\n" + "\n".join(line[:300] for line in stack.log_tail(name, 30))
+        for name in ("sip", "worker")
+    ]
+    for name in ("sipp_errors.log", "sipp_messages.log"):
+        path = run / name
+        if path.exists():
+            parts.append(f"--- {name}\n{path.read_text()[-4000:]}")
+    return "\n".join(parts)
+
+
+async def test_keys_pressed_on_a_sip_call_reach_the_agent_and_its_transfer_sends_a_refer(
+    stack: Any, llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    assert "sip" in stack.names, "livekit-sip is not built (scripts/setup.sh step 5), so the stack lacks it"
+    s = stack.settings
+    number = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
+    caller = "+1444" + str(secrets.randbelow(10**7)).zfill(7)
+    loop = asyncio.get_running_loop()
+    transport, phone = await loop.create_datagram_endpoint(RtpPhone, local_addr=("127.0.0.1", 0))
+    sender = asyncio.create_task(phone.send_forever())
+    sipp: asyncio.subprocess.Process | None = None
+    async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
+        try:
+            await _owner(http)
+            agent = f"desk-{secrets.token_hex(3)}"
+            r = await http.post("/v1/agents", json=_agent(agent, llm))
+            assert r.status_code == 201, r.text
+            r = await http.post(
+                "/v1/phone-numbers",
+                json={"number": number, "agent": agent, "inbound": {"allowed_addresses": ["127.0.0.1/32"]}},
+            )
+            assert r.status_code == 201, r.text
+            attached = r.json()
+
+            media_file, refer_file = tmp_path / "media.txt", tmp_path / "refer_to.txt"
+            sipp = await asyncio.create_subprocess_exec(
+                "sipp", f"127.0.0.1:{s.sip_port}", "-sf", str(SCENARIO), "-m", "1",
+                "-i", "127.0.0.1", "-p", str(free_port()), "-s", number,
+                "-key", "caller", caller, "-key", "rtp_host", "127.0.0.1",
+                "-key", "rtp_port", str(transport.get_extra_info("sockname")[1]),
+                "-key", "media_file", str(media_file), "-key", "refer_file", str(refer_file),
+                "-nostdin", "-timeout", "400s", "-trace_err", "-error_file", str(tmp_path / "sipp_errors.log"),
+                "-trace_msg", "-message_file", str(tmp_path / "sipp_messages.log"),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=tmp_path,
+            )  # fmt: skip
+            # livekit-sip answers once the agent is in the room and listening
+            *_, host, port = (await _file(media_file, sipp, "answer", timeout=120)).split()
+            phone.peer = (host, int(port))
+            await phone.wait_for_speech(after=0, seconds=0.5, timeout=90)  # the greeting
+            await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
+
+            # (a) keys in: one user turn with the digits, and the phone tools offered
+            await phone.send_dtmf("1234#")
+            keyed = await _request(
+                llm, lambda r: any("1 2 3 4 #" in u for u in _users(r)), "turn with the keys", timeout=60
+            )
+            assert any("The caller pressed 1 2 3 4 # on the phone keypad." in u for u in _users(keyed))
+            assert {"transfer_call", "send_dtmf", "end_call"} <= _tools(keyed), _tools(keyed)
+            await phone.wait_for_speech(after=time.monotonic(), seconds=0.3, timeout=60)  # the reply
+            await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
+
+            # (b) the next turn is a cold transfer: a REFER to the agent's transfer_to, then BYE
+            # read on every request: from now on the LLM calls the tool (until a tool has answered)
+            llm.tool_call = ("transfer_call", {"warm": False, "reason": "The caller asked for a person."})
+            await phone.send_dtmf("0")  # an entry of its own after dtmf_timeout_s (2 s)
+            await _request(
+                llm, lambda r: any("pressed 0 on" in u for u in _users(r)), "second turn", timeout=60
+            )
+            refer_to = await _file(refer_file, sipp, "REFER", timeout=90)
+            assert refer_to.strip("<>") in (f"tel:{TRANSFER_TO}", f"sip:{TRANSFER_TO}"), refer_to
+            assert await asyncio.wait_for(sipp.wait(), timeout=90) == 0, _diagnostics(stack, tmp_path)
+            sipp = None
+        except BaseException:
+            print(_diagnostics(stack, tmp_path))
+            raise
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            transport.close()
+            if sipp is not None and sipp.returncode is None:
+                sipp.kill()
+                await sipp.wait()
+
+        # the transfer went through as far as the agent knows (livekit-sip got the NOTIFY's 200), the
+        # job ended, and the call record is closed
+        await _logged(stack, "worker", "phone: caller transferred (cold)", timeout=30)
+        call = await _ended_call(http, timeout=120)
+        assert (call["status"], call["source"], call["agent"]) == ("ended", "sip", agent), call
+        assert (await http.delete(f"/v1/phone-numbers/{attached['id']}")).status_code == 204
