@@ -65,12 +65,14 @@ def test_the_model_remembers_a_fact_with_the_remember_tool(llm: ScriptedLLM, tmp
     assert "[tool] remember" in first.stdout and f"Remembered: {FACT}" in first.stdout, first.stdout
     tools = {t["function"]["name"] for t in llm.requests[0].get("tools", [])}
     assert {"remember", "recall", "forget"} <= tools, tools
-    facts = [r for r in _stored(data) if r.kind != "turn"]
+    facts = [r for r in _stored(data) if r.kind in ("fact", "preference")]
     assert [(r.kind, r.text, r.agent) for r in facts] == [("fact", FACT, "keeper")]
+    # the conversation also leaves its dated summary (not a fact: the next call's profile shows it)
+    assert [r.kind for r in _stored(data) if r.kind == "summary"] == ["summary"]
 
     before = len(llm.requests)
     second = _chat(catalogue, data, "Note the colour again, please.")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "teal" in llm.texts(before)  # the prefetched profile, in the instructions
-    facts = [r for r in _stored(data) if r.kind != "turn"]
+    facts = [r for r in _stored(data) if r.kind in ("fact", "preference")]
     assert [r.text for r in facts] == [FACT]  # updated in place, not added twice
