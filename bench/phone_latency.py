@@ -357,7 +357,7 @@ async def _echo_call(api_url: str, org: str, settings: Any, rounds: int, go: asy
     token = (
         api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
         .with_identity("echo")
-        .with_kind("agent")  # the bridge plays agents' audio to the caller
+        .with_kind("agent")  # like an agent: its audio is the bridge's "agent" source (marks, clear)
         .with_grants(grants)
         .to_jwt()
     )

@@ -6,16 +6,22 @@ and, until Twilio says ``stop`` or the socket drops:
 
 - **caller → room**: each ``media`` chunk (μ-law 8 kHz) is decoded, resampled to 48 kHz
   (:class:`~auralink.telephony.mulaw.Resampler`) and fed to a microphone track in 10 ms frames;
-- **agent → caller**: the agent's audio track is resampled to 8 kHz, μ-law encoded and queued in
-  20 ms ``media`` messages; a pacer sends them in real time with a small lead
-  (:data:`LEAD_S`, so Twilio's buffer stays short and ``clear`` has little to drop). Silence
-  while the agent is not speaking is not sent. When the agent's turn has played out (its
-  ``lk.agent.state`` left ``speaking`` and the queue has drained), a ``mark`` follows it;
-  Twilio echoes each mark once played, and :class:`BridgeStats` counts both;
+- **room → caller**: every other participant's audio track (agents and humans alike, as
+  livekit-sip mixes a room for a SIP caller) is resampled to 8 kHz and cut into 20 ms PCM frames
+  in a small jitter buffer of its own (:class:`_Source`; the oldest frames are dropped past
+  :data:`HUMAN_BUFFER_S`, or :data:`AGENT_BUFFER_S` for an agent). Silent frames are not
+  buffered (an agent's are kept while it is speaking), so every pause empties a buffer. A pacer
+  takes one frame from each source that has one every 20 ms, sums them (one numpy sum, clipped to
+  16 bits), μ-law encodes the mix and sends it as a ``media`` message in real time with a small
+  lead (:data:`LEAD_S`, so Twilio's buffer stays short and ``clear`` has little to drop); a
+  source with nothing buffered adds silence, and when nobody has anything nothing is sent. When
+  the agent's turn has played out (its ``lk.agent.state`` left ``speaking`` and its buffer has
+  stayed empty :data:`MARK_AFTER_QUIET_S`), a ``mark`` follows it; Twilio echoes each mark once
+  played, and :class:`BridgeStats` counts both;
 - **barge-in**: when the agent stops speaking while the caller is talking (its state leaves
   ``speaking`` within :data:`BARGE_IN_WINDOW_S` of caller speech), or its audio track goes away
-  with frames still queued, the queue is dropped and ``clear`` sent, so the caller stops hearing
-  the interrupted reply at once;
+  with frames still buffered, the agents' buffers are dropped (the humans' are not) and ``clear``
+  sent, so the caller stops hearing the interrupted reply at once;
 - **DTMF**: a ``dtmf`` digit is published with ``publish_dtmf`` (agents get ``sip_dtmf_received``
   as for SIP calls).
 
@@ -27,13 +33,16 @@ caller. Every task is owned by the bridge and cancelled and awaited by :meth:`ac
 from __future__ import annotations
 
 __all__ = [
+    "AGENT_BUFFER_S",
     "BARGE_IN_WINDOW_S",
+    "HUMAN_BUFFER_S",
     "LEAD_S",
     "BridgeStats",
     "MediaSocket",
     "MediaStreamBridge",
     "caller_attributes",
     "dtmf_code",
+    "mix",
     "read_start",
 ]
 
@@ -47,6 +56,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 from livekit import rtc
 
 from . import mulaw
@@ -69,7 +79,7 @@ logger = logging.getLogger("auralink.telephony")
 
 SOURCE = "twilio-media-streams"
 FRAME_S = 0.020  # one outbound media message
-_OUT_BYTES = int(mulaw.TELEPHONE_RATE * FRAME_S)  # 160 μ-law bytes
+_OUT_SAMPLES = int(mulaw.TELEPHONE_RATE * FRAME_S)  # 160 samples: 160 μ-law bytes
 _IN_SAMPLES = mulaw.ROOM_RATE // 100  # 10 ms frames into the room
 LEAD_S = 0.060  # how far ahead of real time the pacer may send
 BARGE_IN_WINDOW_S = 0.8  # caller speech this recent makes a stopped agent turn an interruption
@@ -79,7 +89,9 @@ DROP_AFTER_CLEAR_S = (
 )
 HANG_UP_DRAIN_S = 3.0  # when the room ends, queued agent audio plays out this long at most
 CALLER_VOICE_RMS = 400.0  # int16 RMS of a caller chunk that counts as speech
-AGENT_SILENT_PEAK = 16  # agent frames peaking below this are silence
+SILENT_PEAK = 16  # int16 frames peaking below this are silence (not buffered, not sent)
+HUMAN_BUFFER_S = 0.200  # a human's jitter buffer: older frames are dropped beyond this
+AGENT_BUFFER_S = 1.0  # an agent's: a reply is cut short by clear, not by a stalled pacer
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _DTMF_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13, "C": 14, "D": 15}
 
@@ -144,11 +156,56 @@ class BridgeStats:
     clears: int = 0
     dtmf: int = 0
     malformed: int = 0
+    overflow: int = 0  # 20 ms frames dropped because a source's buffer was full
 
 
-@dataclass(frozen=True, slots=True)
-class _Mark:
-    name: str
+class _Source:
+    """One remote audio track as the pacer mixes it: a jitter buffer of 20 ms 8 kHz PCM frames.
+
+    ``push`` cuts PCM of any length into frames (the remainder waits for the next push); ``put``
+    buffers one frame and drops the oldest once ``max_frames`` are held.
+    """
+
+    __slots__ = ("_max", "_pending", "agent", "frames", "task")
+
+    def __init__(self, *, agent: bool, max_frames: int) -> None:
+        self.agent = agent
+        self.frames: deque[npt.NDArray[np.int16]] = deque()
+        self.task: asyncio.Task[None] | None = None
+        self._max = max_frames
+        self._pending = b""
+
+    def push(self, pcm: bytes) -> list[npt.NDArray[np.int16]]:
+        """The whole 20 ms frames that ``pcm`` (16-bit little-endian) completes."""
+        data = self._pending + pcm
+        whole = len(data) - len(data) % (_OUT_SAMPLES * 2)
+        self._pending = data[whole:]
+        samples = np.frombuffer(data[:whole], dtype="<i2").astype(np.int16)
+        return list(samples.reshape(-1, _OUT_SAMPLES))
+
+    def put(self, frame: npt.NDArray[np.int16]) -> bool:
+        """Buffer ``frame``; ``False`` when the oldest frame had to go to make room."""
+        self.frames.append(frame)
+        if len(self.frames) > self._max:
+            self.frames.popleft()
+            return False
+        return True
+
+    def clear(self) -> int:
+        """Drop everything buffered; how many frames were dropped."""
+        dropped = len(self.frames)
+        self.frames.clear()
+        self._pending = b""
+        return dropped
+
+
+def mix(frames: list[npt.NDArray[np.int16]]) -> npt.NDArray[np.int16]:
+    """The sum of equal-length int16 frames, clipped to 16 bits (one frame passes through)."""
+    if len(frames) == 1:
+        return frames[0]
+    total = np.sum(frames, axis=0, dtype=np.int32)
+    mixed: npt.NDArray[np.int16] = np.clip(total, -32768, 32767).astype(np.int16)
+    return mixed
 
 
 class MediaStreamBridge:
@@ -181,14 +238,14 @@ class MediaStreamBridge:
         self._upsample = mulaw.Resampler(input_rate=mulaw.TELEPHONE_RATE, output_rate=mulaw.ROOM_RATE)
         self._room_pcm = b""
         self._caller_voice_at = -1e9
-        # agent -> caller
-        self._queue: deque[bytes | _Mark] = deque()
-        self._queued = asyncio.Event()
-        self._drained = asyncio.Event()  # set by the pacer whenever the queue runs empty
+        # room -> caller
+        self._sources: dict[str, _Source] = {}  # by track sid
+        self._queued = asyncio.Event()  # set whenever a source buffers a frame
+        self._drained = asyncio.Event()  # set by the pacer whenever no agent audio is buffered
         self._agent_speaking = False
-        self._unmarked = False  # audio sent (or queued) since the last mark
+        self._unmarked = False  # agent audio sent (or buffered) since the last mark
+        self._agent_out_at = -1e9  # when the pacer last sent agent audio
         self._drop_until = 0.0
-        self._epoch = 0  # counts clears: a frame taken before one is not sent after it
         self._pending_marks: set[str] = set()
         self._closed = False
 
@@ -252,7 +309,7 @@ class MediaStreamBridge:
         seq = self._parser.stats
         logger.info(
             "media stream %s ended: %d chunks in, %d out, marks %d/%d played, %d clears, %d dtmf, "
-            "sequence gaps %d, repeats dropped %d, malformed %d",
+            "sequence gaps %d, repeats dropped %d, malformed %d, overflow frames %d",
             self._stream_sid,
             self.stats.media_in,
             self.stats.media_out,
@@ -263,12 +320,14 @@ class MediaStreamBridge:
             seq.gaps,
             seq.duplicates + seq.out_of_order,
             self.stats.malformed,
+            self.stats.overflow,
         )
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _send(self, text: str) -> None:
         async with self._send_lock:
@@ -330,7 +389,7 @@ class MediaStreamBridge:
             self._pending_marks.discard(message.mark.name)
             self.stats.marks_played += 1
 
-    # ------------------------------------------------------------------ agent -> caller
+    # ------------------------------------------------------------------ room -> caller
     @staticmethod
     def _is_agent(participant: rtc.Participant) -> bool:
         return participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
@@ -338,14 +397,26 @@ class MediaStreamBridge:
     def _on_track(
         self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:
-        if track.kind == rtc.TrackKind.KIND_AUDIO and self._is_agent(participant):
-            self._spawn(self._listen(track), f"twilio-listen-{track.sid}")
+        if track.kind == rtc.TrackKind.KIND_AUDIO and track.sid not in self._sources:
+            source = self._add_source(track.sid, agent=self._is_agent(participant))
+            source.task = self._spawn(self._listen(track, source), f"twilio-listen-{track.sid}")
 
     def _on_track_gone(
-        self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+        self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, _participant: rtc.RemoteParticipant
     ) -> None:
-        if track.kind == rtc.TrackKind.KIND_AUDIO and self._is_agent(participant) and self._has_audio():
+        source = self._sources.pop(track.sid, None)
+        if source is None:
+            return
+        if source.task is not None:
+            source.task.cancel()
+        if source.agent and (source.frames or self._has_audio()):
             self._spawn(self._barge_in("the agent's audio stopped"), "twilio-clear")
+
+    def _add_source(self, key: str, *, agent: bool) -> _Source:
+        seconds = AGENT_BUFFER_S if agent else HUMAN_BUFFER_S
+        source = _Source(agent=agent, max_frames=round(seconds / FRAME_S))
+        self._sources[key] = source
+        return source
 
     def _on_attributes(self, changed: dict[str, str], participant: rtc.Participant) -> None:
         if "lk.agent.state" in changed and self._is_agent(participant):
@@ -361,78 +432,97 @@ class MediaStreamBridge:
             if self._agent_speaking:
                 self._drop_until = 0.0
 
-    async def _listen(self, track: rtc.Track) -> None:
+    async def _listen(self, track: rtc.Track, source: _Source) -> None:
         downsample = mulaw.Resampler(input_rate=mulaw.ROOM_RATE, output_rate=mulaw.TELEPHONE_RATE)
         stream = rtc.AudioStream.from_track(track=track, sample_rate=mulaw.ROOM_RATE, num_channels=1)
-        pending = b""
         try:
             async for event in stream:
-                pending += mulaw.encode(downsample.push(bytes(event.frame.data.cast("B"))))
-                while len(pending) >= _OUT_BYTES:
-                    chunk, pending = pending[:_OUT_BYTES], pending[_OUT_BYTES:]
-                    self._enqueue(chunk)
+                self._feed(source, downsample.push(bytes(event.frame.data.cast("B"))))
         finally:
             await stream.aclose()
 
-    def _enqueue(self, ulaw: bytes) -> None:
-        if time.monotonic() < self._drop_until:
-            return  # still in flight from a turn we cleared
-        if not self._agent_speaking:
-            peak = int(np.abs(np.frombuffer(mulaw.decode(ulaw), dtype="<i2").astype(np.int32)).max())
-            if peak < AGENT_SILENT_PEAK:
-                return  # the agent's track between turns: nothing to play
-        self._queue.append(ulaw)
-        self._unmarked = True
-        self._queued.set()
+    def _feed(self, source: _Source, pcm: bytes) -> None:
+        """Buffer the 20 ms frames ``pcm`` (8 kHz) completes, leaving out silence and cut turns."""
+        for frame in source.push(pcm):
+            if source.agent:
+                if time.monotonic() < self._drop_until:
+                    continue  # still in flight from a turn we cleared
+                if not self._agent_speaking and _peak(frame) < SILENT_PEAK:
+                    continue  # the agent's track between turns: nothing to play
+                self._unmarked = True
+            elif _peak(frame) < SILENT_PEAK:
+                continue  # a quiet human: nothing to play
+            if not source.put(frame):
+                self.stats.overflow += 1
+            self._queued.set()
 
     def _has_audio(self) -> bool:
-        return any(isinstance(item, bytes) for item in self._queue)
+        """Whether any agent audio is buffered."""
+        return any(source.frames for source in self._sources.values() if source.agent)
+
+    def _buffered(self) -> bool:
+        return any(source.frames for source in self._sources.values())
 
     async def _barge_in(self, why: str) -> None:
-        dropped = sum(1 for item in self._queue if isinstance(item, bytes))
-        self._queue.clear()
-        self._epoch += 1
+        dropped = sum(source.clear() for source in self._sources.values() if source.agent)
         self._drop_until = time.monotonic() + DROP_AFTER_CLEAR_S
         self._unmarked = False
         self.stats.clears += 1
         logger.info(
-            "media stream %s: %s; clearing (%d queued frames dropped)", self._stream_sid, why, dropped
+            "media stream %s: %s; clearing (%d buffered agent frames dropped)", self._stream_sid, why, dropped
         )
         await self._send(clear_message(self._stream_sid))
 
+    def _take(self) -> tuple[bytes, bool] | None:
+        """The next 20 ms of the mix as μ-law, and whether an agent is in it; ``None`` if nobody is."""
+        taken = [
+            (source.frames.popleft(), source.agent) for source in self._sources.values() if source.frames
+        ]
+        if not taken:
+            return None
+        return mulaw.encode(mix([frame for frame, _ in taken])), any(agent for _, agent in taken)
+
     async def _pace(self) -> None:
-        """Send queued audio at real time (at most :data:`LEAD_S` ahead), then a mark per turn."""
+        """Send the mix at real time (at most :data:`LEAD_S` ahead), and a mark after each agent turn."""
         clock: float | None = None  # when the next frame is due to play
         marks = 0
         while True:
-            if not self._queue:
-                self._queued.clear()
+            if not self._has_audio():
                 self._drained.set()
+            turn_over = self._unmarked and not self._agent_speaking and not self._has_audio()
+            if turn_over and time.monotonic() - self._agent_out_at >= MARK_AFTER_QUIET_S:
+                marks += 1
+                self._unmarked = False
+                await self._send_mark(f"turn-{marks}")
+            if not self._buffered():
+                self._queued.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._queued.wait(), timeout=MARK_AFTER_QUIET_S)
-                if not self._queue:
+                if not self._buffered():
                     clock = None
-                    if self._unmarked and not self._agent_speaking:
-                        marks += 1
-                        self._unmarked = False
-                        self._queue.append(_Mark(f"turn-{marks}"))
                     continue
-            item = self._queue.popleft()
-            epoch = self._epoch
-            if isinstance(item, _Mark):
-                self._pending_marks.add(item.name)
-                self.stats.marks_sent += 1
-                await self._send(mark_message(self._stream_sid, item.name))
-                continue
             now = time.monotonic()
             if clock is None or clock < now:
-                clock = now  # a new turn, or we fell behind: restart the clock
+                clock = now  # someone started talking, or we fell behind: restart the clock
             ahead = clock - now - LEAD_S
             if ahead > 0:
                 await asyncio.sleep(ahead)
-            if epoch != self._epoch:
-                clock = None  # cleared while this frame waited for its time
-                continue
-            await self._send(media_message(self._stream_sid, item))
+            async with self._send_lock:  # taken under the lock: a clear cannot slip in between
+                taken = self._take()
+                if taken is None:
+                    continue  # cleared while this tick waited for its time
+                ulaw, agent = taken
+                await self._socket.send_text(media_message(self._stream_sid, ulaw))
             self.stats.media_out += 1
+            if agent:
+                self._agent_out_at = time.monotonic()
             clock += FRAME_S
+
+    async def _send_mark(self, name: str) -> None:
+        self._pending_marks.add(name)
+        self.stats.marks_sent += 1
+        await self._send(mark_message(self._stream_sid, name))
+
+
+def _peak(frame: npt.NDArray[np.int16]) -> int:
+    return int(np.abs(frame.astype(np.int32)).max())

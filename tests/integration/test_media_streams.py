@@ -6,6 +6,9 @@ over a real WebSocket, sends ``connected`` and ``start``, streams the spoken que
 agent's greeting and answer as ``media`` frames; then it sends a DTMF digit and a mark and hangs
 up with ``stop``. A hidden observer in the room checks what agents see: the caller's attributes,
 the DTMF digit as ``sip_dtmf_received``, and the caller leaving when the socket stops.
+
+A second test puts a human in the call's room (as a share link would) and checks that the phone
+caller hears that human, not only the agent: the bridge mixes every other participant.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from livekit import api, rtc
 
 from auralink.telephony import mulaw
-from auralink.testing import read_wav_16k
-from auralink.testing.twilio_client import TwilioStreamClient, answer_call
+from auralink.testing import VoiceClient, read_wav_16k
+from auralink.testing.twilio_client import LOUD_RMS, TwilioStreamClient, answer_call
 from tests.integration.test_call_records import _ended_call
 
 pytestmark = pytest.mark.integration
@@ -158,3 +162,80 @@ async def test_a_twilio_media_stream_call_talks_with_the_agent(stack: Any, quest
         said = [(t["role"], t["text"].lower()) for t in turns]
         assert any(role == "user" and "capital" in text for role, text in said), said
         assert any(role == "assistant" for role, _ in said), said
+
+
+def _guest_token(settings: Any, room: str) -> str:
+    grants = api.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True)
+    secret = settings.livekit_api_secret.get_secret_value()
+    return (
+        api.AccessToken(settings.livekit_api_key, secret)
+        .with_identity("guest")
+        .with_name("Guest")
+        .with_grants(grants)
+        .to_jwt()
+    )
+
+
+def _loud_frames(speech: np.ndarray) -> int:
+    """How many 20 ms frames of 16 kHz speech a caller would count as audible."""
+    frames = speech[: speech.size - speech.size % 320].reshape(-1, 320).astype(np.float64)
+    return int((np.sqrt((frames**2).mean(axis=1)) > LOUD_RMS).sum())
+
+
+async def test_a_media_streams_caller_hears_a_human_in_the_room(
+    stack: Any, second_question_wav: Path
+) -> None:
+    s = stack.settings
+    api_url = f"http://{s.api_host}:{s.api_port}"
+    call_sid = "CA" + secrets.token_hex(16)
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        org = await _org(http, f"owner-{int(time.time() * 1000)}@mixing.twilio.test")
+    twiml = await answer_call(
+        api_url=api_url,
+        path=f"/v1/telephony/twilio/voice?agent=assistant&org={org}",
+        auth_token=os.environ["TWILIO_AUTH_TOKEN"],
+        call_sid=call_sid,
+        caller=CALLER,
+    )
+    room = f"twilio-{call_sid}"
+    speech = read_wav_16k(second_question_wav)
+
+    async with TwilioStreamClient(url=twiml.url, call_sid=call_sid, parameters=twiml.parameters) as call:
+        quiet_line = asyncio.create_task(call.silence(600))
+        try:
+            await call.wait_for_audio(after=0, timeout=120)  # the agent's greeting
+            await call.wait_until_quiet(quiet_for=0.8, timeout=60)
+            async with VoiceClient(url=s.livekit_url, token=_guest_token(s, room), listen=False) as guest:
+                await asyncio.sleep(2.0)  # the bridge subscribes to the guest's microphone
+                await guest.say(speech)
+                started, ended = guest.first_speech_sent_at, guest.last_speech_sent_at
+                await asyncio.sleep(1.0)  # the tail of the utterance reaches the phone
+                agent_states = list(guest.agent_states)
+            await call.stop()
+            await asyncio.wait_for(call.closed.wait(), timeout=30)
+        finally:
+            quiet_line.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await quiet_line
+
+    # what the caller heard while the guest spoke was the guest: the agent was quiet, and the
+    # line was silent just before
+    window = (started, ended + 0.6)
+    assert not any(window[0] - 1.0 <= at <= window[1] and state == "speaking" for at, state in agent_states)
+    assert not [r for r in call.media() if started - 1.0 <= r.at < started and r.loud]
+    loud = [r for r in call.media() if window[0] <= r.at <= window[1] and r.loud]
+    assert loud, "the caller heard nothing while the guest spoke"
+    delay = loud[0].at - started
+    assert delay < 1.5, f"the guest's first words reached the caller {delay:.2f} s after they were said"
+    # most of the utterance, at its own pace (not a burst, not a fragment)
+    expected = _loud_frames(speech)
+    assert len(loud) >= 0.6 * expected, f"{len(loud)} audible frames of {expected} spoken"
+    span = loud[-1].at - loud[0].at
+    assert span >= 0.7 * (ended - started), f"audible for {span:.2f} s of a {ended - started:.2f} s utterance"
+    logging.getLogger(__name__).info(
+        "guest heard by the caller after %.2f s; %d of %d audible frames over %.2f s",
+        delay,
+        len(loud),
+        expected,
+        span,
+    )
