@@ -231,6 +231,7 @@ class PhoneCall:
         self._started_at = clock()
         self._speaking_since: float | None = None
         self._listening = False
+        self._hushed = False  # a machine answered: replies to its greeting are cut
         self._closed = False
 
     # -- set up / tear down
@@ -250,6 +251,8 @@ class PhoneCall:
         if self.spec.dtmf:
             self.room.off("sip_dtmf_received", self._on_dtmf)
         self._stop_listening()
+        if self._hushed:
+            self.session.off("speech_created", self._hush_reply)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -357,7 +360,15 @@ class PhoneCall:
         self._stop_listening()
         logger.info("phone: outbound call in room %s answered by a %s", self.room.name, verdict)
         if verdict == "machine":
+            # the greeting is a user turn too: the LLM's answer to it must not be spoken
+            self._hushed = True
+            self.session.on("speech_created", self._hush_reply)
             self._spawn(self._voicemail())
+
+    def _hush_reply(self, ev: Any) -> None:
+        """A machine answered: the only thing the agent says is ``voicemail_message`` (a ``say``)."""
+        if ev.source == "generate_reply":
+            ev.speech_handle.interrupt(force=True)
 
     async def _voicemail(self) -> None:
         assert self.tools is not None

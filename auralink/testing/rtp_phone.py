@@ -5,7 +5,8 @@ An asyncio UDP endpoint that sends one 20 ms PCMU RTP packet every 20 ms (queued
 with its arrival time). SIPp places or answers the call and writes livekit-sip's media address
 to a file; the test or bench points :attr:`RtpPhone.peer` at it. :meth:`RtpPhone.send_dtmf`
 presses keys as RFC 4733 telephone-events (payload type :data:`DTMF_PT`, which the scenarios'
-SDP offers) in the same RTP stream.
+SDP offers) in the same RTP stream; keys the far end presses the same way are collected in
+:attr:`RtpPhone.received_dtmf`, one per event (the end packet's retransmissions counted once).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ SPEECH_RMS = 500.0  # 16-bit PCM; livekit-sip's silence decodes to about 0
 _SILENCE = mulaw.silence(FRAME)
 DTMF_PT = 101  # telephone-event/8000, as the carrier's SDP offers it
 DTMF_VOLUME = 10  # -10 dBm0
-_DTMF_CODES = {key: code for code, key in enumerate("0123456789*#ABCD")}  # RFC 4733 §3.2
+_DTMF_KEYS = "0123456789*#ABCD"  # event codes 0-15, RFC 4733 §3.2
+_DTMF_CODES = {key: code for code, key in enumerate(_DTMF_KEYS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,19 @@ class DtmfPacket:
 
     def payload(self) -> bytes:
         return struct.pack("!BBH", self.code, (0x80 if self.end else 0) | DTMF_VOLUME, self.duration)
+
+    @classmethod
+    def parse(cls, payload: bytes, *, marker: bool = False) -> DtmfPacket | None:
+        """An RFC 4733 event payload (4 bytes: event, E/R/volume, duration); None if malformed."""
+        if len(payload) < 4:
+            return None
+        code, flags, duration = struct.unpack("!BBH", payload[:4])
+        return cls(code, duration, first=marker, end=bool(flags & 0x80))
+
+    @property
+    def key(self) -> str:
+        """The key this event presses ("?" for an event code that is not a keypad key)."""
+        return _DTMF_KEYS[self.code] if self.code < len(_DTMF_KEYS) else "?"
 
 
 def dtmf_packets(digits: str, *, tone_frames: int = 5, gap_frames: int = 5) -> list[DtmfPacket | None]:
@@ -95,13 +110,43 @@ class RtpPhone(asyncio.DatagramProtocol):
     drained: asyncio.Event = field(default_factory=asyncio.Event)  # set when the queue empties
     keypad: list[DtmfPacket | None] = field(default_factory=list)  # before audio; None = one audio tick
     keyed: asyncio.Event = field(default_factory=asyncio.Event)  # set when the keypad queue empties
+    received_dtmf: str = ""  # keys the far end pressed (RFC 4733 events), in order
+    _dtmf_ended: set[tuple[int, int]] = field(default_factory=set)  # (SSRC, timestamp) of ended events
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if len(data) > 12 and (data[1] & 0x7F) == 0:  # PCMU
+        if len(data) <= 12:
+            return
+        payload_type = data[1] & 0x7F
+        if payload_type == 0:  # PCMU
             self.heard.append((time.monotonic(), mulaw.decode(data[12:])))
+        elif payload_type == DTMF_PT:
+            self._telephone_event(data)
+
+    def _telephone_event(self, data: bytes) -> None:
+        """One RFC 4733 packet: a key counts once its event ends. All packets of one event share
+        the RTP timestamp, and the end packet is sent three times (section 2.5.1.4), so an event
+        is known by (SSRC, timestamp)."""
+        timestamp, ssrc = struct.unpack("!II", data[4:12])
+        header_len = 12 + 4 * (data[0] & 0x0F)  # and the CSRC list, if any
+        if data[0] & 0x10 and len(data) >= header_len + 4:  # a header extension (RFC 3550 5.3.1)
+            header_len += 4 + 4 * struct.unpack("!H", data[header_len + 2 : header_len + 4])[0]
+        event = DtmfPacket.parse(data[header_len:], marker=bool(data[1] & 0x80))
+        if event is None or not event.end or (ssrc, timestamp) in self._dtmf_ended:
+            return
+        self._dtmf_ended.add((ssrc, timestamp))
+        self.received_dtmf += event.key
+
+    async def wait_for_dtmf(self, digits: str, *, timeout: float) -> None:
+        """Wait until the keys the far end pressed so far end with ``digits``."""
+        deadline = time.monotonic() + timeout
+        while not self.received_dtmf.endswith(digits):
+            assert time.monotonic() < deadline, (
+                f"received keys {self.received_dtmf!r}, wanted {digits!r} within {timeout:.0f}s"
+            )
+            await asyncio.sleep(0.05)
 
     async def send_forever(self) -> None:
         ssrc, seq, ts = secrets.randbits(32), secrets.randbits(16), secrets.randbits(32)

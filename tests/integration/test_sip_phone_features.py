@@ -1,4 +1,5 @@
-"""Keypad digits and a cold transfer on a real SIP call, end to end.
+"""Keypad digits, a cold transfer, keys the agent presses and an answering machine on real SIP
+calls, end to end.
 
 An organisation's agent ``desk`` (its LLM a scripted endpoint that records what it is sent, its
 ``phone.transfer_to`` +14155550199) is attached to a number; SIPp plays the carrier
@@ -12,6 +13,18 @@ An organisation's agent ``desk`` (its LLM a scripted endpoint that records what 
   model cannot give one). livekit-sip sends the carrier a REFER whose Refer-To is the agent's
   ``transfer_to``; the carrier accepts it (202, then a NOTIFY with ``SIP/2.0 200 OK``), and
   livekit-sip hangs up its leg with a BYE, so SIPp completes its scenario and exits 0.
+
+On an inbound call (``carrier_uac_pcmu.xml``) the caller's keys make a turn that the LLM answers
+with ``send_dtmf("42")``: the agent's ``publish_dtmf`` goes through the room to livekit-sip,
+which sends RFC 4733 telephone-events on the carrier's RTP stream, and the RTP endpoint receives
+exactly the keys 4 and 2. The agent never listens for an answering machine on an inbound call.
+
+An outbound call (``POST /v1/calls``) is answered by SIPp as the callee (``callee_uas_answer.xml``)
+whose RTP endpoint plays a voicemail greeting (``voicemail_greeting.wav``). The agent (no greeting,
+``phone.voicemail: leave_message``) hears "you have reached ... not available ... leave a message
+after the tone", stays quiet over it, speaks its ``voicemail_message`` once the greeting is over,
+then hangs up: SIPp gets the BYE and exits 0, and the call record is ended with the message in
+its transcript.
 
 Everything is real (Redis, livekit-server, livekit-sip, the worker, the models, the API); only
 the phone network is SIPp plus the RTP endpoint, and the LLM is scripted.
@@ -30,14 +43,19 @@ from typing import Any
 
 import httpx
 import pytest
+from livekit import api as lk
 
 from auralink.testing.ports import free_port
-from auralink.testing.rtp_phone import RtpPhone
+from auralink.testing.rtp_phone import RtpPhone, wav_to_mulaw_frames
 from auralink.testing.scripted_llm import ScriptedLLM
 
 pytestmark = pytest.mark.integration
 
-SCENARIO = Path(__file__).resolve().parents[1] / "fixtures" / "sipp" / "carrier_uac_refer.xml"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SCENARIO = FIXTURES / "sipp" / "carrier_uac_refer.xml"
+CARRIER = FIXTURES / "sipp" / "carrier_uac_pcmu.xml"  # an inbound call, hung up by the room
+CALLEE = FIXTURES / "sipp" / "callee_uas_answer.xml"  # the callee of an outbound call answers
+GREETING_WAV = FIXTURES / "voicemail_greeting.wav"
 PASSWORD = "correct horse battery staple"
 TRANSFER_TO = "+14155550199"
 
@@ -111,8 +129,29 @@ async def _logged(stack: Any, service: str, line: str, timeout: float) -> None:
         await asyncio.sleep(0.5)
 
 
+async def _media_address(path: Path, sipp: asyncio.subprocess.Process, timeout: float) -> tuple[str, int]:
+    """livekit-sip's RTP address, as the scenario wrote it once the call was answered."""
+    *_, host, port = (await _file(path, sipp, "answer", timeout=timeout)).split()
+    return host, int(port)
+
+
+async def _call_room(livekit: lk.LiveKitAPI, caller: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rooms = (await livekit.room.list_rooms(lk.ListRoomsRequest())).rooms
+        names = [r.name for r in rooms if r.name.startswith("call-") and caller in r.name]
+        if names:
+            return names[0]
+        await asyncio.sleep(0.5)
+    raise AssertionError("no call- room for the caller")
+
+
 def _users(request: dict[str, Any]) -> list[str]:
     return [json.dumps(m.get("content")) for m in request.get("messages", []) if m.get("role") == "user"]
+
+
+def _tool_results(request: dict[str, Any]) -> list[str]:
+    return [json.dumps(m.get("content")) for m in request.get("messages", []) if m.get("role") == "tool"]
 
 
 def _tools(request: dict[str, Any]) -> set[str]:
@@ -210,4 +249,191 @@ async def test_keys_pressed_on_a_sip_call_reach_the_agent_and_its_transfer_sends
         await _logged(stack, "worker", "phone: caller transferred (cold)", timeout=30)
         call = await _ended_call(http, timeout=120)
         assert (call["status"], call["source"], call["agent"]) == ("ended", "sip", agent), call
+        assert (await http.delete(f"/v1/phone-numbers/{attached['id']}")).status_code == 204
+
+
+# -- an answering machine on an outbound call -------------------------------------------------------
+
+VOICEMAIL_MESSAGE = "Hello, this is the front desk calling about your appointment. Please call us back."
+
+
+async def _sipp_callee(*, port: int, rtp_port: int, run: Path) -> asyncio.subprocess.Process:
+    """SIPp as the callee behind the carrier (UAS) on ``port``: answers one call, waits for the BYE."""
+    return await asyncio.create_subprocess_exec(
+        "sipp", "-sf", str(CALLEE), "-m", "1", "-i", "127.0.0.1", "-p", str(port),
+        "-key", "rtp_host", "127.0.0.1", "-key", "rtp_port", str(rtp_port),
+        "-key", "media_file", str(run / "callee_media.txt"),
+        "-nostdin", "-timeout", "400s", "-trace_err", "-error_file", str(run / "sipp_errors.log"),
+        "-trace_msg", "-message_file", str(run / "sipp_messages.log"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=run,
+    )  # fmt: skip
+
+
+async def test_an_answering_machine_on_an_outbound_call_gets_the_message_after_its_greeting_then_a_hang_up(
+    stack: Any, llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    assert "sip" in stack.names, "livekit-sip is not built (scripts/setup.sh step 5), so the stack lacks it"
+    s = stack.settings
+    number = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
+    callee = "+1333" + str(secrets.randbelow(10**7)).zfill(7)
+    carrier_port = free_port()  # the "carrier" is SIPp itself: livekit-sip sends the INVITE there
+    loop = asyncio.get_running_loop()
+    transport, phone = await loop.create_datagram_endpoint(RtpPhone, local_addr=("127.0.0.1", 0))
+    sender = asyncio.create_task(phone.send_forever())
+    sipp: asyncio.subprocess.Process | None = None
+    async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=90) as http:
+        try:
+            await _owner(http)
+            agent = f"caller-{secrets.token_hex(3)}"
+            spec = {
+                "name": agent,
+                "instructions": "You call patients about their appointments. Answer briefly.",
+                # no greeting: the callee speaks first, and what the agent then says is the message
+                "llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "api_key_env": "PATH"},
+                "phone": {"voicemail": "leave_message", "voicemail_message": VOICEMAIL_MESSAGE},
+            }  # fmt: skip
+            r = await http.post("/v1/agents", json=spec)
+            assert r.status_code == 201, r.text
+            r = await http.post(
+                "/v1/phone-numbers",
+                json={
+                    "number": number,
+                    "agent": agent,
+                    "outbound": {"address": f"127.0.0.1:{carrier_port}", "transport": "udp"},
+                },
+            )
+            assert r.status_code == 201, r.text
+            attached = r.json()
+
+            sipp = await _sipp_callee(
+                port=carrier_port, rtp_port=transport.get_extra_info("sockname")[1], run=tmp_path
+            )
+            await asyncio.sleep(0.5)  # SIPp binds its port
+            r = await http.post("/v1/calls", json={"to": callee, "from_number_id": attached["id"]})
+            assert r.status_code == 201, r.text
+            placed = r.json()
+            assert placed["status"] == "answered", placed
+            room = placed["room"]
+            phone.peer = await _media_address(tmp_path / "callee_media.txt", sipp, timeout=30)
+            # the agent knows the callee is an outbound SIP leg (no dispatch rule) and listens
+            await _logged(stack, "worker", f"phone: outbound sip call in room {room}", timeout=60)
+            await asyncio.sleep(1.0)  # the agent subscribes to the callee's audio
+
+            # the machine's greeting (Piper, ~6 s); the agent hears it and says nothing over it
+            frames = wav_to_mulaw_frames(GREETING_WAV)
+            greeting_from = time.monotonic()
+            greeting_over = await phone.say(frames)
+            assert phone.loud_since(greeting_from) < 0.3, "the agent talked over the greeting"
+            await _logged(
+                stack, "worker", f"phone: outbound call in room {room} answered by a machine", timeout=60
+            )
+
+            # the message is left after the greeting, then the agent hangs up: SIPp gets the BYE
+            await phone.wait_for_speech(after=greeting_over, seconds=1.5, timeout=90)
+            assert await asyncio.wait_for(sipp.wait(), timeout=120) == 0, _diagnostics(stack, tmp_path)
+            sipp = None
+            message_for = phone.loud_since(greeting_over)
+        except BaseException:
+            print(_diagnostics(stack, tmp_path))
+            raise
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            transport.close()
+            if sipp is not None and sipp.returncode is None:
+                sipp.kill()
+                await sipp.wait()
+
+        assert message_for >= 1.5, message_for
+        await _logged(stack, "worker", f"phone: hung up room {room} (answering machine)", timeout=30)
+        call = await _ended_call(http, timeout=120)
+        assert (call["status"], call["source"], call["agent"], call["room"]) == ("ended", "sip", agent, room)
+        turns = (await http.get(f"/v1/calls/{call['id']}/transcript")).json()["turns"]
+        said = [t["text"] for t in turns if t["role"] == "assistant"]
+        assert any("call us back" in text for text in said), said
+        # the LLM was asked to answer the greeting (a user turn), but nothing it said was spoken
+        assert not any(llm.reply in text for text in said), said
+        assert (await http.delete(f"/v1/phone-numbers/{attached['id']}")).status_code == 204
+
+
+# -- the agent presses keys ---------------------------------------------------------------------------
+
+
+async def test_the_agents_send_dtmf_tool_reaches_the_carrier_as_rfc_4733_events(
+    stack: Any, llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    assert "sip" in stack.names, "livekit-sip is not built (scripts/setup.sh step 5), so the stack lacks it"
+    s = stack.settings
+    number = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
+    caller = "+1444" + str(secrets.randbelow(10**7)).zfill(7)
+    livekit = lk.LiveKitAPI(
+        s.livekit_url.replace("ws://", "http://"), s.livekit_api_key, s.livekit_api_secret.get_secret_value()
+    )
+    loop = asyncio.get_running_loop()
+    transport, phone = await loop.create_datagram_endpoint(RtpPhone, local_addr=("127.0.0.1", 0))
+    sender = asyncio.create_task(phone.send_forever())
+    sipp: asyncio.subprocess.Process | None = None
+    async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
+        try:
+            await _owner(http)
+            agent = f"desk-{secrets.token_hex(3)}"
+            r = await http.post("/v1/agents", json=_agent(agent, llm))
+            assert r.status_code == 201, r.text
+            r = await http.post(
+                "/v1/phone-numbers",
+                json={"number": number, "agent": agent, "inbound": {"allowed_addresses": ["127.0.0.1/32"]}},
+            )
+            assert r.status_code == 201, r.text
+            attached = r.json()
+
+            media_file = tmp_path / "media.txt"
+            sipp = await asyncio.create_subprocess_exec(
+                "sipp", f"127.0.0.1:{s.sip_port}", "-sf", str(CARRIER), "-m", "1",
+                "-i", "127.0.0.1", "-p", str(free_port()), "-s", number,
+                "-key", "caller", caller, "-key", "rtp_host", "127.0.0.1",
+                "-key", "rtp_port", str(transport.get_extra_info("sockname")[1]),
+                "-key", "media_file", str(media_file),
+                "-nostdin", "-timeout", "400s", "-trace_err", "-error_file", str(tmp_path / "sipp_errors.log"),
+                "-trace_msg", "-message_file", str(tmp_path / "sipp_messages.log"),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=tmp_path,
+            )  # fmt: skip
+            phone.peer = await _media_address(media_file, sipp, timeout=120)
+            await phone.wait_for_speech(after=0, seconds=0.5, timeout=90)  # the greeting
+            await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
+            assert phone.received_dtmf == ""
+
+            # the caller's keys make a turn; the LLM answers it with send_dtmf("42")
+            llm.tool_call = ("send_dtmf", {"digits": "42"})
+            await phone.send_dtmf("9#")
+            answered = await _request(llm, lambda r: bool(_tool_results(r)), "tool result", timeout=90)
+            assert any("Pressed 4 2." in t for t in _tool_results(answered)), _tool_results(answered)
+            # publish_dtmf -> the room -> livekit-sip -> telephone-events on the carrier's RTP stream
+            await phone.wait_for_dtmf("42", timeout=30)
+            await asyncio.sleep(1.0)  # no stray or repeated keys after them
+            assert phone.received_dtmf == "42", phone.received_dtmf
+
+            room = await _call_room(livekit, caller, timeout=30)
+            await livekit.room.delete_room(lk.DeleteRoomRequest(room=room))
+            assert await asyncio.wait_for(sipp.wait(), timeout=60) == 0, _diagnostics(stack, tmp_path)
+            sipp = None
+        except BaseException:
+            print(_diagnostics(stack, tmp_path))
+            raise
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            transport.close()
+            if sipp is not None and sipp.returncode is None:
+                sipp.kill()
+                await sipp.wait()
+            await livekit.aclose()
+
+        call = await _ended_call(http, timeout=120)
+        assert (call["status"], call["room"]) == ("ended", room), call
+        # an inbound call: the agent never listened for an answering machine
+        worker = stack.log_tail("worker", 2000)
+        assert any(f"phone: inbound sip call in room {room}" in line for line in worker)
+        assert not any(f"in room {room} answered by a" in line for line in worker)
         assert (await http.delete(f"/v1/phone-numbers/{attached['id']}")).status_code == 204
