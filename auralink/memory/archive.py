@@ -25,17 +25,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
 
-import chromadb
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
-from chromadb.config import Settings as ChromaSettings
 
 from auralink.core.errors import AuraLinkError, ProviderError, ServiceFailed
 
 from .base import Embedder
+from .chroma import embedded_client, http_client
 
 logger = logging.getLogger("auralink.memory")
 
@@ -85,34 +83,11 @@ class ArchiveStore:
 
     @classmethod
     def embedded(cls, path: Path, *, embedder: Embedder) -> ArchiveStore:
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            client = chromadb.PersistentClient(
-                path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-            )
-        except Exception as e:  # chromadb raises many untyped errors
-            raise ServiceFailed("archive (embedded Chroma)", f"cannot open {path}: {e}") from e
-        return cls(client=client, embedder=embedder)
+        return cls(client=embedded_client(path, what="archive"), embedder=embedder)
 
     @classmethod
     def http(cls, url: str, *, embedder: Embedder) -> ArchiveStore:
-        parts = urlsplit(url)
-        if not parts.hostname:
-            raise ServiceFailed(
-                "archive (Chroma server)", f"AURALINK_CHROMA_URL {url!r} is not an http(s) URL"
-            )
-        try:
-            client = chromadb.HttpClient(
-                host=parts.hostname,
-                port=parts.port or (443 if parts.scheme == "https" else 8000),
-                ssl=parts.scheme == "https",
-                settings=ChromaSettings(anonymized_telemetry=False),
-            )
-        except Exception as e:
-            raise ServiceFailed(
-                "archive (Chroma server)", f"cannot reach {url} (AURALINK_CHROMA_URL): {e}"
-            ) from e
-        return cls(client=client, embedder=embedder)
+        return cls(client=http_client(url, what="archive"), embedder=embedder)
 
     async def _run(self, fn: Callable[[], T]) -> T:
         if self._closed:

@@ -46,6 +46,36 @@ _PREFIX = "auralink-mem-"
 _WRITE_BATCH = 4000
 
 
+def embedded_client(path: Path, *, what: str) -> ClientAPI:
+    """An embedded Chroma (``PersistentClient``) in ``path``, telemetry off; ``what`` names the
+    store in the error (memory, archive)."""
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        )
+    except Exception as e:  # chromadb raises many untyped errors
+        raise ServiceFailed(f"{what} (embedded Chroma)", f"cannot open {path}: {e}") from e
+
+
+def http_client(url: str, *, what: str) -> ClientAPI:
+    """A Chroma server's client (``HttpClient``) for ``url`` (AURALINK_CHROMA_URL), telemetry off."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ServiceFailed(f"{what} (Chroma server)", f"AURALINK_CHROMA_URL {url!r} is not an http(s) URL")
+    try:
+        return chromadb.HttpClient(
+            host=parts.hostname,
+            port=parts.port or (443 if parts.scheme == "https" else 8000),
+            ssl=parts.scheme == "https",
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+    except Exception as e:
+        raise ServiceFailed(
+            f"{what} (Chroma server)", f"cannot reach {url} (AURALINK_CHROMA_URL): {e}"
+        ) from e
+
+
 def _where(*conditions: dict[str, Any] | None) -> dict[str, Any] | None:
     parts = [c for c in conditions if c]
     if not parts:
@@ -102,34 +132,11 @@ class ChromaMemoryStore(MemoryStore):
     # ----------------------------------------------------------------- construction
     @classmethod
     def embedded(cls, path: Path, *, embedder: Embedder, layout: Layout = "per_org") -> ChromaMemoryStore:
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            client = chromadb.PersistentClient(
-                path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-            )
-        except Exception as e:  # chromadb raises many untyped errors
-            raise ServiceFailed("memory (embedded Chroma)", f"cannot open {path}: {e}") from e
-        return cls(client=client, embedder=embedder, layout=layout)
+        return cls(client=embedded_client(path, what="memory"), embedder=embedder, layout=layout)
 
     @classmethod
     def http(cls, url: str, *, embedder: Embedder, layout: Layout = "per_org") -> ChromaMemoryStore:
-        parts = urlsplit(url)
-        if not parts.hostname:
-            raise ServiceFailed(
-                "memory (Chroma server)", f"AURALINK_CHROMA_URL {url!r} is not an http(s) URL"
-            )
-        try:
-            client = chromadb.HttpClient(
-                host=parts.hostname,
-                port=parts.port or (443 if parts.scheme == "https" else 8000),
-                ssl=parts.scheme == "https",
-                settings=ChromaSettings(anonymized_telemetry=False),
-            )
-        except Exception as e:
-            raise ServiceFailed(
-                "memory (Chroma server)", f"cannot reach {url} (AURALINK_CHROMA_URL): {e}"
-            ) from e
-        return cls(client=client, embedder=embedder, layout=layout)
+        return cls(client=http_client(url, what="memory"), embedder=embedder, layout=layout)
 
     # ----------------------------------------------------------------- plumbing
     async def _run(self, fn: Callable[[], T]) -> T:
