@@ -30,10 +30,10 @@ import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from auralink.core.errors import AuraLinkError, ProviderError, ServiceFailed
+from auralink.core.errors import AuraLinkError, ProviderError
 
 from .base import Embedder
-from .chroma import embedded_client, http_client
+from .chroma import embedded_client, http_client, run_chroma
 
 logger = logging.getLogger("auralink.memory")
 
@@ -92,14 +92,7 @@ class ArchiveStore:
     async def _run(self, fn: Callable[[], T]) -> T:
         if self._closed:
             raise ProviderError("the archive index is closed")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
-        except (ProviderError, ServiceFailed):
-            raise
-        except Exception as e:  # chromadb and its HTTP client raise untyped errors
-            raise ProviderError(
-                f"archive index (Chroma) failed: {type(e).__name__}: {e}", retryable=True
-            ) from e
+        return await run_chroma(self._pool, fn, what="archive index")
 
     def _collection(self, org_id: str) -> Collection:
         name = _PREFIX + hashlib.sha256(org_id.encode()).hexdigest()[:24]

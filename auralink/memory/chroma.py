@@ -76,6 +76,16 @@ def http_client(url: str, *, what: str) -> ClientAPI:
         ) from e
 
 
+async def run_chroma(pool: ThreadPoolExecutor, fn: Callable[[], T], *, what: str) -> T:
+    """``fn`` (blocking Chroma calls) on ``pool``; Chroma's untyped errors become ProviderError."""
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn)
+    except (ProviderError, ServiceFailed):
+        raise
+    except Exception as e:  # chromadb and its HTTP client raise untyped errors
+        raise ProviderError(f"{what} (Chroma) failed: {type(e).__name__}: {e}", retryable=True) from e
+
+
 def _where(*conditions: dict[str, Any] | None) -> dict[str, Any] | None:
     parts = [c for c in conditions if c]
     if not parts:
@@ -142,14 +152,7 @@ class ChromaMemoryStore(MemoryStore):
     async def _run(self, fn: Callable[[], T]) -> T:
         if self._closed:
             raise ProviderError("the memory store is closed")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
-        except (ProviderError, ServiceFailed):
-            raise
-        except Exception as e:  # chromadb and its HTTP client raise untyped errors
-            raise ProviderError(
-                f"memory store (Chroma) failed: {type(e).__name__}: {e}", retryable=True
-            ) from e
+        return await run_chroma(self._pool, fn, what="memory store")
 
     def _name(self, org_id: str) -> str:
         if self.layout == "shared":

@@ -93,7 +93,10 @@ async def _sipp_callee(scenario: str, *, port: int, rtp_port: int, run: Path) ->
 
 
 def _diagnostics(stack: Any, run: Path) -> str:
-    parts = ["--- sip.log\n" + "\n".join(line[:300] for line in stack.log_tail("sip", 30))]
+    parts = [
+        f"--- {name}.log\n" + "\n".join(line[:300] for line in stack.log_tail(name, 30))
+        for name in ("sip", "worker")
+    ]
     for name in ("sipp_errors.log", "sipp_messages.log"):
         path = run / name
         if path.exists():

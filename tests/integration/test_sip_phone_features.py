@@ -48,6 +48,7 @@ from livekit import api as lk
 from auralink.testing.ports import free_port
 from auralink.testing.rtp_phone import RtpPhone, wav_to_mulaw_frames
 from auralink.testing.scripted_llm import ScriptedLLM
+from tests.integration.test_sip_call import _call_room, _diagnostics, _media_address, _owner, _sipp_callee
 
 pytestmark = pytest.mark.integration
 
@@ -76,15 +77,6 @@ def _agent(name: str, llm: ScriptedLLM) -> dict[str, Any]:
         "llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "api_key_env": "PATH"},
         "phone": {"transfer_to": TRANSFER_TO, "dtmf_timeout_s": 2},
     }
-
-
-async def _owner(http: httpx.AsyncClient) -> None:
-    email = f"owner-{secrets.token_hex(4)}@phone-features.test"
-    body = {"name": "Phone Features", "owner": {"email": email, "name": "Owner", "password": PASSWORD}}
-    r = await http.post("/v1/organisations", json=body)
-    assert r.status_code == 201, r.text
-    r = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
 
 
 async def _file(path: Path, sipp: asyncio.subprocess.Process, what: str, timeout: float) -> str:
@@ -129,23 +121,6 @@ async def _logged(stack: Any, service: str, line: str, timeout: float) -> None:
         await asyncio.sleep(0.5)
 
 
-async def _media_address(path: Path, sipp: asyncio.subprocess.Process, timeout: float) -> tuple[str, int]:
-    """livekit-sip's RTP address, as the scenario wrote it once the call was answered."""
-    *_, host, port = (await _file(path, sipp, "answer", timeout=timeout)).split()
-    return host, int(port)
-
-
-async def _call_room(livekit: lk.LiveKitAPI, caller: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rooms = (await livekit.room.list_rooms(lk.ListRoomsRequest())).rooms
-        names = [r.name for r in rooms if r.name.startswith("call-") and caller in r.name]
-        if names:
-            return names[0]
-        await asyncio.sleep(0.5)
-    raise AssertionError("no call- room for the caller")
-
-
 def _users(request: dict[str, Any]) -> list[str]:
     return [json.dumps(m.get("content")) for m in request.get("messages", []) if m.get("role") == "user"]
 
@@ -158,115 +133,9 @@ def _tools(request: dict[str, Any]) -> set[str]:
     return {t.get("function", {}).get("name", "") for t in request.get("tools", [])}
 
 
-def _diagnostics(stack: Any, run: Path) -> str:
-    parts = [
-        f"--- {name}.log\n" + "\n".join(line[:300] for line in stack.log_tail(name, 30))
-        for name in ("sip", "worker")
-    ]
-    for name in ("sipp_errors.log", "sipp_messages.log"):
-        path = run / name
-        if path.exists():
-            parts.append(f"--- {name}\n{path.read_text()[-4000:]}")
-    return "\n".join(parts)
-
-
-async def test_keys_pressed_on_a_sip_call_reach_the_agent_and_its_transfer_sends_a_refer(
-    stack: Any, llm: ScriptedLLM, tmp_path: Path
-) -> None:
-    assert "sip" in stack.names, "livekit-sip is not built (scripts/setup.sh step 5), so the stack lacks it"
-    s = stack.settings
-    number = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
-    caller = "+1444" + str(secrets.randbelow(10**7)).zfill(7)
-    loop = asyncio.get_running_loop()
-    transport, phone = await loop.create_datagram_endpoint(RtpPhone, local_addr=("127.0.0.1", 0))
-    sender = asyncio.create_task(phone.send_forever())
-    sipp: asyncio.subprocess.Process | None = None
-    async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
-        try:
-            await _owner(http)
-            agent = f"desk-{secrets.token_hex(3)}"
-            r = await http.post("/v1/agents", json=_agent(agent, llm))
-            assert r.status_code == 201, r.text
-            r = await http.post(
-                "/v1/phone-numbers",
-                json={"number": number, "agent": agent, "inbound": {"allowed_addresses": ["127.0.0.1/32"]}},
-            )
-            assert r.status_code == 201, r.text
-            attached = r.json()
-
-            media_file, refer_file = tmp_path / "media.txt", tmp_path / "refer_to.txt"
-            sipp = await asyncio.create_subprocess_exec(
-                "sipp", f"127.0.0.1:{s.sip_port}", "-sf", str(SCENARIO), "-m", "1",
-                "-i", "127.0.0.1", "-p", str(free_port()), "-s", number,
-                "-key", "caller", caller, "-key", "rtp_host", "127.0.0.1",
-                "-key", "rtp_port", str(transport.get_extra_info("sockname")[1]),
-                "-key", "media_file", str(media_file), "-key", "refer_file", str(refer_file),
-                "-nostdin", "-timeout", "400s", "-trace_err", "-error_file", str(tmp_path / "sipp_errors.log"),
-                "-trace_msg", "-message_file", str(tmp_path / "sipp_messages.log"),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=tmp_path,
-            )  # fmt: skip
-            # livekit-sip answers once the agent is in the room and listening
-            *_, host, port = (await _file(media_file, sipp, "answer", timeout=120)).split()
-            phone.peer = (host, int(port))
-            await phone.wait_for_speech(after=0, seconds=0.5, timeout=90)  # the greeting
-            await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
-
-            # (a) keys in: one user turn with the digits, and the phone tools offered
-            await phone.send_dtmf("1234#")
-            keyed = await _request(
-                llm, lambda r: any("1 2 3 4 #" in u for u in _users(r)), "turn with the keys", timeout=60
-            )
-            assert any("The caller pressed 1 2 3 4 # on the phone keypad." in u for u in _users(keyed))
-            assert {"transfer_call", "send_dtmf", "end_call"} <= _tools(keyed), _tools(keyed)
-            await phone.wait_for_speech(after=time.monotonic(), seconds=0.3, timeout=60)  # the reply
-            await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
-
-            # (b) the next turn is a cold transfer: a REFER to the agent's transfer_to, then BYE
-            # read on every request: from now on the LLM calls the tool (until a tool has answered)
-            llm.tool_call = ("transfer_call", {"warm": False, "reason": "The caller asked for a person."})
-            await phone.send_dtmf("0")  # an entry of its own after dtmf_timeout_s (2 s)
-            await _request(
-                llm, lambda r: any("pressed 0 on" in u for u in _users(r)), "second turn", timeout=60
-            )
-            refer_to = await _file(refer_file, sipp, "REFER", timeout=90)
-            assert refer_to.strip("<>") in (f"tel:{TRANSFER_TO}", f"sip:{TRANSFER_TO}"), refer_to
-            assert await asyncio.wait_for(sipp.wait(), timeout=90) == 0, _diagnostics(stack, tmp_path)
-            sipp = None
-        except BaseException:
-            print(_diagnostics(stack, tmp_path))
-            raise
-        finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
-            transport.close()
-            if sipp is not None and sipp.returncode is None:
-                sipp.kill()
-                await sipp.wait()
-
-        # the transfer went through as far as the agent knows (livekit-sip got the NOTIFY's 200), the
-        # job ended, and the call record is closed
-        await _logged(stack, "worker", "phone: caller transferred (cold)", timeout=30)
-        call = await _ended_call(http, timeout=120)
-        assert (call["status"], call["source"], call["agent"]) == ("ended", "sip", agent), call
-        assert (await http.delete(f"/v1/phone-numbers/{attached['id']}")).status_code == 204
-
-
 # -- an answering machine on an outbound call -------------------------------------------------------
 
 VOICEMAIL_MESSAGE = "Hello, this is the front desk calling about your appointment. Please call us back."
-
-
-async def _sipp_callee(*, port: int, rtp_port: int, run: Path) -> asyncio.subprocess.Process:
-    """SIPp as the callee behind the carrier (UAS) on ``port``: answers one call, waits for the BYE."""
-    return await asyncio.create_subprocess_exec(
-        "sipp", "-sf", str(CALLEE), "-m", "1", "-i", "127.0.0.1", "-p", str(port),
-        "-key", "rtp_host", "127.0.0.1", "-key", "rtp_port", str(rtp_port),
-        "-key", "media_file", str(run / "callee_media.txt"),
-        "-nostdin", "-timeout", "400s", "-trace_err", "-error_file", str(run / "sipp_errors.log"),
-        "-trace_msg", "-message_file", str(run / "sipp_messages.log"),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=run,
-    )  # fmt: skip
 
 
 async def test_an_answering_machine_on_an_outbound_call_gets_the_message_after_its_greeting_then_a_hang_up(
@@ -306,7 +175,7 @@ async def test_an_answering_machine_on_an_outbound_call_gets_the_message_after_i
             attached = r.json()
 
             sipp = await _sipp_callee(
-                port=carrier_port, rtp_port=transport.get_extra_info("sockname")[1], run=tmp_path
+                CALLEE.name, port=carrier_port, rtp_port=transport.get_extra_info("sockname")[1], run=tmp_path
             )
             await asyncio.sleep(0.5)  # SIPp binds its port
             r = await http.post("/v1/calls", json={"to": callee, "from_number_id": attached["id"]})

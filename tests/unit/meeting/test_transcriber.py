@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
@@ -10,30 +9,13 @@ from typing import Any, cast
 import pytest
 from livekit import rtc
 from livekit.agents import stt
-from livekit.agents.language import LanguageCode
 from pydantic import ValidationError
 
 from auralink.agents.meeting.captions import CaptionLine, caption_attributes
 from auralink.agents.meeting.replies import ReplyPolicy, agent_names
 from auralink.agents.meeting.transcriber import MeetingTranscriber
 from auralink.core import AgentSpec
-
-
-class _StreamingSTT(stt.STT[Any]):
-    def __init__(self) -> None:
-        super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=True))
-
-    async def _recognize_impl(self, *args: Any, **kwargs: Any) -> stt.SpeechEvent:
-        raise NotImplementedError
-
-
-def _said(text: str, kind: stt.SpeechEventType) -> stt.SpeechEvent:
-    return stt.SpeechEvent(type=kind, alternatives=[stt.SpeechData(language=LanguageCode("en"), text=text)])
-
-
-async def _events(*events: stt.SpeechEvent) -> AsyncIterator[stt.SpeechEvent]:
-    for ev in events:
-        yield ev
+from tests.unit.meeting.stt_fakes import StreamingSTT, events, said
 
 
 def _spec(**meeting: Any) -> AgentSpec:
@@ -45,19 +27,19 @@ async def test_each_final_line_names_its_speaker_with_times_since_the_room_start
     started = datetime.now(UTC) - timedelta(seconds=60)
     transcriber = MeetingTranscriber(
         room=rtc.Room(),  # not connected: captions are not sent, lines still come out
-        stt_engine=_StreamingSTT(),
+        stt_engine=StreamingSTT(),
         vad_model=None,
         room_started_at=started,
         on_line=lines.append,
     )
     ada = cast(rtc.RemoteParticipant, SimpleNamespace(identity="ada", name="Ada Lovelace"))
-    recognizer = _events(
+    recognizer = events(
         stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH),
-        _said("what is the", stt.SpeechEventType.INTERIM_TRANSCRIPT),
-        _said("What is the capital of France?", stt.SpeechEventType.FINAL_TRANSCRIPT),
+        said("what is the", stt.SpeechEventType.INTERIM_TRANSCRIPT),
+        said("What is the capital of France?", stt.SpeechEventType.FINAL_TRANSCRIPT),
         stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH),
-        _said("   ", stt.SpeechEventType.FINAL_TRANSCRIPT),  # nothing heard: no line
-        _said("Thanks.", stt.SpeechEventType.FINAL_TRANSCRIPT),
+        said("   ", stt.SpeechEventType.FINAL_TRANSCRIPT),  # nothing heard: no line
+        said("Thanks.", stt.SpeechEventType.FINAL_TRANSCRIPT),
     )
     await transcriber._read(cast(stt.RecognizeStream, recognizer), ada, "TR_ada")
     assert [(li.identity, li.name, li.track_sid, li.text, li.final) for li in lines] == [

@@ -14,7 +14,6 @@ from typing import Any, cast
 import pytest
 from livekit import api, rtc
 from livekit.agents import StopResponse, llm, stt
-from livekit.agents.language import LanguageCode
 
 from auralink.agents.agent import build_agent
 from auralink.agents.meeting.captions import CaptionLine
@@ -26,6 +25,7 @@ from auralink.agents.meeting.transcriber import MeetingTranscriber
 from auralink.agents.meeting.translation import CaptionTranslator, Translator
 from auralink.core import AgentSpec
 from auralink.core.moderation import ModerationPolicy, PIIRule, ToxicityRule
+from tests.unit.meeting.stt_fakes import StreamingSTT, events, said
 
 CARD = "My card number is 4111 1111 1111 1111."
 
@@ -121,23 +121,6 @@ class FakeRoom:
 
 
 # ---------------------------------------------------------------- fakes of the providers
-class _StreamingSTT(stt.STT[Any]):
-    def __init__(self) -> None:
-        super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=True))
-
-    async def _recognize_impl(self, *args: Any, **kwargs: Any) -> stt.SpeechEvent:
-        raise NotImplementedError
-
-
-def _said(text: str, kind: stt.SpeechEventType) -> stt.SpeechEvent:
-    return stt.SpeechEvent(type=kind, alternatives=[stt.SpeechData(language=LanguageCode("en"), text=text)])
-
-
-async def _events(*events: stt.SpeechEvent) -> AsyncIterator[stt.SpeechEvent]:
-    for ev in events:
-        yield ev
-
-
 class _Upper(Translator):
     name = "fake"
 
@@ -183,16 +166,16 @@ async def test_a_card_number_is_redacted_in_the_caption_the_record_and_what_goes
 
     transcriber = MeetingTranscriber(
         room=cast(rtc.Room, room),
-        stt_engine=_StreamingSTT(),
+        stt_engine=StreamingSTT(),
         vad_model=None,
         room_started_at=datetime.now(UTC) - timedelta(seconds=5),
         on_line=lines.append,
         screen=screen,
     )
-    recognizer = _events(
+    recognizer = events(
         stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH),
-        _said("my card number is 4111", stt.SpeechEventType.INTERIM_TRANSCRIPT),
-        _said(CARD, stt.SpeechEventType.FINAL_TRANSCRIPT),
+        said("my card number is 4111", stt.SpeechEventType.INTERIM_TRANSCRIPT),
+        said(CARD, stt.SpeechEventType.FINAL_TRANSCRIPT),
     )
     await transcriber._read(cast(stt.RecognizeStream, recognizer), ada, "TR_ada")
     await stage.aclose()
@@ -219,15 +202,15 @@ async def test_a_blocked_line_is_neither_captioned_nor_handed_on_but_its_decisio
 
     transcriber = MeetingTranscriber(
         room=cast(rtc.Room, room),
-        stt_engine=_StreamingSTT(),
+        stt_engine=StreamingSTT(),
         vad_model=None,
         room_started_at=datetime.now(UTC),
         on_line=lines.append,
         screen=screen,
     )
-    recognizer = _events(
-        _said(CARD, stt.SpeechEventType.FINAL_TRANSCRIPT),
-        _said("Thanks.", stt.SpeechEventType.FINAL_TRANSCRIPT),
+    recognizer = events(
+        said(CARD, stt.SpeechEventType.FINAL_TRANSCRIPT),
+        said("Thanks.", stt.SpeechEventType.FINAL_TRANSCRIPT),
     )
     await transcriber._read(cast(stt.RecognizeStream, recognizer), ada, "TR_ada")
     await stage.aclose()

@@ -30,41 +30,41 @@ START = {
     "event": "start",
     "sequenceNumber": "1",
     "start": {
-        "accountSid": "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
-        "streamSid": "MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
-        "callSid": "CAXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+        "accountSid": "AC7f3a9c2e51b04d8a96e0c4b2d18f5a07",
+        "streamSid": "MZ18ad3ab5a668481ce02b83e7395059f0",
+        "callSid": "CA2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c1e",
         "tracks": ["inbound", "outbound"],
         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
         "customParameters": {"FirstName": "Jane", "LastName": "Doe", "RemoteParty": "Bob"},
     },
-    "streamSid": "MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "streamSid": "MZ18ad3ab5a668481ce02b83e7395059f0",
 }
 PAYLOAD = base64.b64encode(mulaw.encode(b"\x10\x00" * 160)).decode()
 MEDIA = {
     "event": "media",
     "sequenceNumber": "3",
     "media": {"track": "inbound", "chunk": "1", "timestamp": "5", "payload": PAYLOAD},
-    "streamSid": "MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "streamSid": "MZ18ad3ab5a668481ce02b83e7395059f0",
 }
 DTMF = {
     "event": "dtmf",
-    "streamSid": "MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "streamSid": "MZ18ad3ab5a668481ce02b83e7395059f0",
     "sequenceNumber": "5",
     "dtmf": {"track": "inbound_track", "digit": "1"},
 }
 MARK = {
     "event": "mark",
     "sequenceNumber": "4",
-    "streamSid": "MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "streamSid": "MZ18ad3ab5a668481ce02b83e7395059f0",
     "mark": {"name": "my label"},
 }
 STOP = {
     "event": "stop",
     "sequenceNumber": "5",
-    "streamSid": "MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "streamSid": "MZ18ad3ab5a668481ce02b83e7395059f0",
     "stop": {
-        "accountSid": "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
-        "callSid": "CAXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+        "accountSid": "AC7f3a9c2e51b04d8a96e0c4b2d18f5a07",
+        "callSid": "CA2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c1e",
     },
 }
 
