@@ -112,7 +112,11 @@ def _servers() -> list[int]:
     """Live node processes started by this test process (the npm MCP servers)."""
     pids = []
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        for pid in (task / "children").read_text().split():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:  # the thread ended between the listing and the read
+            continue
+        for pid in children:
             stat = Path(f"/proc/{pid}/stat")
             with contextlib.suppress(OSError):
                 fields = stat.read_text().rsplit(")", 1)[1].split()
