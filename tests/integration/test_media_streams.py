@@ -8,7 +8,9 @@ up with ``stop``. A hidden observer in the room checks what agents see: the call
 the DTMF digit as ``sip_dtmf_received``, and the caller leaving when the socket stops.
 
 A second test puts a human in the call's room (as a share link would) and checks that the phone
-caller hears that human, not only the agent: the bridge mixes every other participant.
+caller hears that human, not only the agent: the bridge mixes every other participant. Its agent is
+the note-taker, which has no greeting and, with two people in the room, speaks only when addressed:
+everything loud the caller hears is the guest.
 """
 
 from __future__ import annotations
@@ -192,7 +194,7 @@ async def test_a_media_streams_caller_hears_a_human_in_the_room(
         org = await _org(http, f"owner-{int(time.time() * 1000)}@mixing.twilio.test")
     twiml = await answer_call(
         api_url=api_url,
-        path=f"/v1/telephony/twilio/voice?agent=assistant&org={org}",
+        path=f"/v1/telephony/twilio/voice?agent=notetaker&org={org}",
         auth_token=os.environ["TWILIO_AUTH_TOKEN"],
         call_sid=call_sid,
         caller=CALLER,
@@ -203,13 +205,11 @@ async def test_a_media_streams_caller_hears_a_human_in_the_room(
     async with TwilioStreamClient(url=twiml.url, call_sid=call_sid, parameters=twiml.parameters) as call:
         quiet_line = asyncio.create_task(call.silence(600))
         try:
-            await call.wait_for_audio(after=0, timeout=120)  # the agent's greeting
-            await call.wait_until_quiet(quiet_for=0.8, timeout=60)
             async with VoiceClient(url=s.livekit_url, token=_guest_token(s, room), listen=False) as guest:
                 await asyncio.sleep(2.0)  # the bridge subscribes to the guest's microphone
                 await guest.say(speech)
                 started, ended = guest.first_speech_sent_at, guest.last_speech_sent_at
-                await asyncio.sleep(1.0)  # the tail of the utterance reaches the phone
+                await asyncio.sleep(1.5)  # the tail of the utterance reaches the phone
                 agent_states = list(guest.agent_states)
             await call.stop()
             await asyncio.wait_for(call.closed.wait(), timeout=30)
@@ -218,15 +218,16 @@ async def test_a_media_streams_caller_hears_a_human_in_the_room(
             with contextlib.suppress(asyncio.CancelledError):
                 await quiet_line
 
-    # what the caller heard while the guest spoke was the guest: the agent was quiet, and the
-    # line was silent just before
-    window = (started, ended + 0.6)
-    assert not any(window[0] - 1.0 <= at <= window[1] and state == "speaking" for at, state in agent_states)
-    assert not [r for r in call.media() if started - 1.0 <= r.at < started and r.loud]
+    # what the caller heard was the guest: the agent never spoke, the line was silent until the
+    # guest did, and then it carried the guest's words
+    assert not [state for _, state in agent_states if state == "speaking"], agent_states
+    assert not [r for r in call.media() if r.at < started and r.loud], "the caller heard something else"
+    window = (started, ended + 1.5)
     loud = [r for r in call.media() if window[0] <= r.at <= window[1] and r.loud]
     assert loud, "the caller heard nothing while the guest spoke"
     delay = loud[0].at - started
-    assert delay < 1.5, f"the guest's first words reached the caller {delay:.2f} s after they were said"
+    # 0.07 s when the machine is idle; the bound is generous for a loaded CI machine
+    assert delay < 2.0, f"the guest's first words reached the caller {delay:.2f} s after they were said"
     # most of the utterance, at its own pace (not a burst, not a fragment)
     expected = _loud_frames(speech)
     assert len(loud) >= 0.6 * expected, f"{len(loud)} audible frames of {expected} spoken"
