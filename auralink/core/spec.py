@@ -36,6 +36,7 @@ from .moderation import ModerationPolicy
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _IMPORT_REF = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
+_LANGUAGE_TAG = r"^[a-z]{2,3}(-[A-Z]{2})?$"
 
 
 class _Strict(BaseModel):
@@ -289,6 +290,26 @@ class MeetingSpec(_Strict):
     )
     chat: bool = Field(default=True, description="read lk.chat; answer in chat when addressed in text")
     files: bool = Field(default=False, description="keep files shared in the room (byte streams)")
+    multilingual: bool = Field(
+        default=False,
+        description="transcribe a participant whose auralink.language is not the agent's language in "
+        "that language (multilingual Whisper) and render the line in English by speech translation",
+    )
+    multilingual_model: str = Field(
+        default="whisper-base",
+        min_length=1,
+        description="the multilingual Whisper: whisper-base on the local model server, whisper-1 at OpenAI",
+    )
+    speak_translations: list[Annotated[str, Field(pattern=_LANGUAGE_TAG)]] = Field(
+        default_factory=list,
+        description="languages the translations are also spoken in, one audio track each "
+        "(auralink-translation-<lang>)",
+    )
+    translation_voices: dict[str, TTSSpec] = Field(
+        default_factory=dict,
+        description="the voice for each spoken translation language; the agent's own tts speaks the "
+        "agent's language",
+    )
 
     @model_validator(mode="after")
     def _ears(self) -> MeetingSpec:
@@ -299,6 +320,11 @@ class MeetingSpec(_Strict):
             raise ValueError(
                 "translate and notes work on the transcribed lines: they need `transcribe: true`"
             )
+        if (self.multilingual or self.speak_translations) and not self.translate:
+            raise ValueError("multilingual and speak_translations need `translate: true`")
+        unknown = sorted(set(self.translation_voices) - set(self.speak_translations))
+        if unknown:
+            raise ValueError(f"translation_voices for {unknown}: list them in `speak_translations` too")
         return self
 
 
@@ -401,7 +427,7 @@ class AgentSpec(_Strict):
     description: str = ""
     instructions: str = Field(min_length=1)
     greeting: str | None = Field(default=None, description="said when the agent joins; none = silent")
-    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    language: str = Field(default="en", pattern=_LANGUAGE_TAG)
     stt: STTSpec = Field(default_factory=LocalSTT)
     llm: LLMSpec = Field(default_factory=LocalLLM)
     tts: TTSSpec = Field(default_factory=LocalTTS)
@@ -444,6 +470,26 @@ class AgentSpec(_Strict):
             raise ValueError("give either `langgraph` or a non-local `llm`, not both")
         return self
 
+    @model_validator(mode="after")
+    def _languages(self) -> AgentSpec:
+        meeting = self.meeting
+        if meeting.multilingual and self.stt.provider not in ("local", "openai"):
+            raise ValueError(
+                "meeting.multilingual needs an stt with Whisper's speech translation: provider local or openai"
+            )
+        own = self.language.split("-")[0]
+        for lang in meeting.speak_translations:
+            if lang not in meeting.translation_voices and lang.split("-")[0] != own:
+                raise ValueError(
+                    f"meeting.speak_translations: no voice for {lang!r}; add "
+                    f"meeting.translation_voices.{lang} (the agent's own tts speaks {own!r} only)"
+                )
+        return self
+
+    def translation_voice(self, language: str) -> TTSSpec:
+        """The voice that speaks translations into ``language`` (the spec checked there is one)."""
+        return self.meeting.translation_voices.get(language, self.tts)
+
     def missing_credentials(self) -> list[tuple[str, str]]:
         """(field path, env var) for every BYOK key this agent needs that is not set."""
         missing: list[tuple[str, str]] = []
@@ -453,6 +499,9 @@ class AgentSpec(_Strict):
                 missing.append((f"{part}.api_key_env", block.api_key_env))
         if self.meeting.translate and (env := self.meeting.translation.key_env()) and not os.environ.get(env):
             missing.append(("meeting.translation.api_key_env", env))
+        for lang, voice in self.meeting.translation_voices.items():
+            if isinstance(voice, BYOKSpec) and voice.api_key_env and voice.key() is None:
+                missing.append((f"meeting.translation_voices.{lang}.api_key_env", voice.api_key_env))
         for i, server in enumerate(self.mcp):
             for field, env in server.credential_envs():
                 if not os.environ.get(env):

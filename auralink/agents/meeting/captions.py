@@ -43,6 +43,9 @@ class CaptionLine:
     ended_at: datetime
     start_s: float  # seconds since the room started
     end_s: float
+    language: str = ""  # the spoken language (primary subtag); "" = the agent's own language
+    # renderings the STT made itself, e.g. (("en", "..."),) from Whisper's speech translation
+    translations: tuple[tuple[str, str], ...] = ()
 
 
 def caption_attributes(line: CaptionLine) -> dict[str, str]:

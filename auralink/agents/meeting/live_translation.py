@@ -16,7 +16,9 @@ from __future__ import annotations
 
 __all__ = ["RoomTranslations", "build_translator"]
 
+import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from livekit import rtc
@@ -34,6 +36,8 @@ from .translation import (
     Translator,
     listener_languages,
 )
+
+logger = logging.getLogger("auralink.agents")
 
 LANGUAGE = "auralink.language"
 TRANSLATION_OF = "auralink.translation_of"
@@ -57,8 +61,18 @@ async def build_translator(spec: AgentSpec) -> Translator:
 class RoomTranslations:
     """Publishes translations of final captions for the listener languages present in ``room``."""
 
-    def __init__(self, *, room: rtc.Room, translator: CaptionTranslator, source: str) -> None:
+    def __init__(
+        self,
+        *,
+        room: rtc.Room,
+        translator: CaptionTranslator,
+        source: str,
+        on_caption: Callable[[Caption], Awaitable[None]] | None = None,
+    ) -> None:
+        """``on_caption`` sees every caption once it went out, the original and each translation
+        (spoken translations listen here)."""
         self._room, self.translator, self._source = room, translator, source
+        self._on_caption = on_caption
         self._lines: dict[str, CaptionLine] = {}  # segment id -> line, until its translations went out
 
     def languages(self) -> set[str]:
@@ -83,8 +97,16 @@ class RoomTranslations:
         )
 
     async def _emit(self, caption: Caption) -> None:
-        if caption.original:
-            return  # the transcriber already sent it
+        if not caption.original:
+            await self._publish(caption)
+        if self._on_caption is not None:
+            try:
+                await self._on_caption(caption)
+            except Exception as e:
+                logger.warning("a caption listener failed: %s", type(e).__name__)
+
+    async def _publish(self, caption: Caption) -> None:
+        """A translation as its own caption (the transcriber already sent the original)."""
         line = self._lines.get(caption.line_id)
         if line is None:
             return
