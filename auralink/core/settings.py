@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         default=None, description="base URL of the model server; derived from host/port if unset"
     )
     models_threads: int = Field(default=2, ge=1, description="CPU threads per local model")
+    models_stt: str = Field(
+        default="whisper-tiny.en,whisper-base",
+        description="comma-separated speech-to-text models the model server loads (each costs memory)",
+    )
     piper_port: int = Field(default=8812, description="port of the piper TTS subprocess")
 
     # -- the API / dev page

@@ -20,7 +20,7 @@ from aiohttp import web
 from auralink.core.settings import Settings
 
 from . import registry
-from .http_audio import AUDIO_BODY_LIMIT, speech, transcriptions, voices
+from .http_audio import AUDIO_BODY_LIMIT, speech, transcriptions, translations, voices
 from .http_chat import chat_completions
 from .http_embeddings import embeddings
 from .http_errors import error_middleware, error_response
@@ -97,6 +97,7 @@ def create_app(
     app.router.add_get("/v1/models/{model}", get_model)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/audio/transcriptions", transcriptions)
+    app.router.add_post("/v1/audio/translations", translations)
     app.router.add_post("/v1/audio/speech", speech)
     app.router.add_get("/v1/audio/voices", voices)
     app.router.add_post("/v1/embeddings", embeddings)

@@ -1,17 +1,24 @@
-"""The audio endpoints: ``/v1/audio/transcriptions``, ``/v1/audio/speech``, ``/v1/audio/voices``.
+"""The audio endpoints: ``/v1/audio/transcriptions``, ``/v1/audio/translations``,
+``/v1/audio/speech``, ``/v1/audio/voices``.
 
 Transcriptions take OpenAI's multipart form (``file``, ``model``, ``language``, ``prompt``,
-``temperature``, ``response_format`` = json | text | verbose_json) with any audio FFmpeg reads.
+``temperature``, ``response_format`` = json | text | verbose_json) with any audio FFmpeg reads;
+``model`` picks one of the loaded Whisper models, and a multilingual one detects the language
+when ``language`` is left out. Translations take the same form without ``language`` and always
+answer in English (a multilingual model only). ``verbose_json`` names the language as OpenAI
+does: the spoken one's lowercase English name for a transcription, ``"english"`` for a
+translation.
 Speech takes OpenAI's JSON body and streams the audio back with chunked transfer encoding as
 each sentence is synthesised; ``pcm`` is 24 kHz 16-bit mono little-endian, as OpenAI sends.
 """
 
 from __future__ import annotations
 
-__all__ = ["AUDIO_BODY_LIMIT", "speech", "transcriptions", "voices"]
+__all__ = ["AUDIO_BODY_LIMIT", "speech", "transcriptions", "translations", "voices"]
 
 import logging
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -20,8 +27,9 @@ from . import registry
 from .audio import CONTENT_TYPES, make_encoder
 from .http_errors import InvalidRequest
 from .hub import HUB_KEY
+from .languages import language_name
 from .schemas import SpeechRequest, parse_body, read_json
-from .stt import Transcript
+from .stt import Task, Transcript
 
 logger = logging.getLogger("auralink.models")
 
@@ -39,8 +47,18 @@ def _field_text(form: Any, name: str) -> str | None:
     return value.strip() or None
 
 
-async def transcriptions(request: web.Request) -> web.StreamResponse:
-    hub = request.app[HUB_KEY]
+@dataclass(frozen=True, slots=True)
+class _SpeechForm:
+    """The fields both speech-to-text endpoints share."""
+
+    model: str
+    audio: bytes
+    response_format: str
+    prompt: str | None
+    temperature: float | None
+
+
+async def _read_speech_form(request: web.Request) -> tuple[_SpeechForm, Any]:
     if not request.content_type.startswith("multipart/"):
         raise InvalidRequest("send the audio as multipart/form-data with a 'file' field", param="file")
     form = await request.post()
@@ -68,27 +86,53 @@ async def transcriptions(request: web.Request) -> web.StreamResponse:
         temperature = float(temperature_text) if temperature_text is not None else None
     except ValueError:
         raise InvalidRequest("temperature must be a number", param="temperature") from None
-    engine = hub.get_stt(model)
-    audio = upload.file.read()
-    transcript = await engine.transcribe(
-        audio,
-        language=_field_text(form, "language"),
+    if temperature is not None and not 0.0 <= temperature <= 1.0:
+        raise InvalidRequest("temperature must be between 0 and 1", param="temperature")
+    fields = _SpeechForm(
+        model=model,
+        audio=upload.file.read(),
+        response_format=response_format,
         prompt=_field_text(form, "prompt"),
         temperature=temperature,
     )
-    if response_format == "text":
+    return fields, form
+
+
+async def _speech_to_text(
+    request: web.Request, fields: _SpeechForm, *, task: Task, language: str | None
+) -> web.Response:
+    hub = request.app[HUB_KEY]
+    engine = hub.get_stt(fields.model, purpose="transcriptions" if task == "transcribe" else "translations")
+    transcript = await engine.transcribe(
+        fields.audio, language=language, prompt=fields.prompt, temperature=fields.temperature, task=task
+    )
+    if fields.response_format == "text":
         return web.Response(text=transcript.text + "\n", content_type="text/plain")
-    if response_format == "verbose_json":
+    if fields.response_format == "verbose_json":
         return web.json_response(_verbose(transcript))
+    if task == "translate":
+        return web.json_response({"text": transcript.text})
     return web.json_response(
         {"text": transcript.text, "usage": {"type": "duration", "seconds": round(transcript.duration, 3)}}
     )
 
 
+async def transcriptions(request: web.Request) -> web.StreamResponse:
+    fields, form = await _read_speech_form(request)
+    return await _speech_to_text(request, fields, task="transcribe", language=_field_text(form, "language"))
+
+
+async def translations(request: web.Request) -> web.StreamResponse:
+    fields, form = await _read_speech_form(request)
+    # `language` is not in OpenAI's translation form; sent anyway, it names the spoken language
+    return await _speech_to_text(request, fields, task="translate", language=_field_text(form, "language"))
+
+
 def _verbose(t: Transcript) -> dict[str, Any]:
     return {
-        "task": "transcribe",
-        "language": "english" if t.language == "en" else t.language,
+        "task": t.task,
+        # OpenAI: the input's language for a transcription, the output's ("english") for a translation
+        "language": "english" if t.task == "translate" else language_name(t.language),
         "duration": t.duration,
         "text": t.text,
         "segments": [

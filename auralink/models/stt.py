@@ -1,9 +1,14 @@
-"""Local speech to text: faster-whisper (CTranslate2, int8 on CPU) on Whisper tiny.en.
+"""Local speech to text: faster-whisper (CTranslate2, int8 on CPU) on a Whisper model.
 
 Tuned for short utterances that the agent has already segmented: greedy decoding
 (``beam_size=1``), no timestamps, no VAD, no conditioning on previous text. Audio in any format
 FFmpeg (through PyAV) reads is decoded and resampled to 16 kHz mono; undecodable bytes raise
-:class:`InvalidRequest`. One model instance, one worker thread: requests queue in order.
+:class:`InvalidRequest`. One model instance, one worker thread: requests queue in order, and
+each loaded model has its own thread.
+
+An English-only model (``*.en``) transcribes English and refuses another ``language`` and
+translation. A multilingual one honours ``language`` or detects it, and with
+``task="translate"`` turns speech in any of its languages into English text.
 """
 
 from __future__ import annotations
@@ -12,17 +17,23 @@ __all__ = ["Segment", "SpeechToText", "Transcript"]
 
 import asyncio
 import io
+import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from auralink.core.errors import ModelError
 
 from .http_errors import InvalidRequest
+from .languages import language_code
 from .registry import STTSpec
 
+logger = logging.getLogger("auralink.models")
+
 SAMPLE_RATE = 16000
+Task = Literal["transcribe", "translate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +52,11 @@ class Segment:
 @dataclass(frozen=True, slots=True)
 class Transcript:
     text: str
-    language: str
+    language: str  # the spoken language's code (given, or detected by a multilingual model)
     duration: float
     segments: list[Segment]
+    task: Task = "transcribe"
+    language_probability: float | None = None  # set when the language was detected
 
 
 class SpeechToText:
@@ -77,23 +90,64 @@ class SpeechToText:
         segments, _ = self._model.transcribe(np.zeros(16000, dtype=np.float32), language="en", beam_size=1)
         list(segments)
 
-    async def transcribe(
-        self, audio: bytes, *, language: str | None, prompt: str | None, temperature: float | None
-    ) -> Transcript:
-        if language and self.spec.english_only and language.lower().split("-")[0] != "en":
+    def _language(self, language: str | None) -> str | None:
+        """The Whisper code to decode with; None lets a multilingual model detect it."""
+        if self.spec.english_only:
+            if language is not None and language_code(language) != "en":
+                raise InvalidRequest(
+                    f"{self.spec.id} is an English-only model and cannot transcribe {language!r}; "
+                    "use a multilingual model such as whisper-base",
+                    param="language",
+                )
+            return "en"
+        if language is None:
+            return None
+        code = language_code(language)
+        if code is None:
             raise InvalidRequest(
-                f"{self.spec.id} transcribes English only, not {language!r}", param="language"
+                f"{self.spec.id} does not know the language {language!r}; give an ISO-639-1 code "
+                "such as en, es, fr or de",
+                param="language",
             )
+        return code
+
+    async def transcribe(
+        self,
+        audio: bytes,
+        *,
+        language: str | None,
+        prompt: str | None,
+        temperature: float | None,
+        task: Task = "transcribe",
+    ) -> Transcript:
+        """The speech in ``audio`` as text: in its own language, or in English for ``translate``."""
+        if task == "translate" and self.spec.english_only:
+            raise InvalidRequest(
+                f"{self.spec.id} is an English-only model and cannot translate; "
+                "use a multilingual model such as whisper-base",
+                param="model",
+            )
+        code = self._language(language)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, self._transcribe, audio, prompt, 0.0 if temperature is None else temperature
+            self._executor,
+            self._transcribe,
+            audio,
+            code,
+            task,
+            prompt,
+            0.0 if temperature is None else temperature,
         )
 
-    def _transcribe(self, audio: bytes, prompt: str | None, temperature: float) -> Transcript:
+    def _transcribe(
+        self, audio: bytes, language: str | None, task: Task, prompt: str | None, temperature: float
+    ) -> Transcript:
         samples = decode(audio)
+        started = time.monotonic()
         segments_iter, info = self._model.transcribe(
             samples,
-            language="en" if self.spec.english_only else None,
+            language=language,
+            task=task,
             beam_size=1,
             temperature=temperature,
             without_timestamps=True,
@@ -116,7 +170,17 @@ class SpeechToText:
             for s in segments_iter
         ]
         text = "".join(s.text for s in segments).strip()
-        return Transcript(text=text, language=info.language, duration=info.duration, segments=segments)
+        logger.debug(
+            "%s %s: %.1fs of audio in %.2fs", self.spec.id, task, info.duration, time.monotonic() - started
+        )
+        return Transcript(
+            text=text,
+            language=info.language,
+            duration=info.duration,
+            segments=segments,
+            task=task,
+            language_probability=None if language else info.language_probability,
+        )
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

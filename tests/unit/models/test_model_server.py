@@ -13,6 +13,7 @@ import json
 import math
 import threading
 import time
+import warnings
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -383,3 +384,101 @@ def test_embeddings_in_base64_match_floats(http: httpx.Client) -> None:
         "embedding"
     ]
     assert np.allclose(np.frombuffer(base64.b64decode(packed), dtype="<f4"), floats, atol=1e-6)
+
+
+# ---------------------------------------------------------------- multilingual Whisper (whisper-base)
+SPANISH = Path(__file__).parents[2] / "fixtures" / "es_capital_of_france.wav"
+
+
+def _spanish_file() -> dict[str, tuple[str, bytes, str]]:
+    return {"file": ("es.wav", SPANISH.read_bytes(), "audio/wav")}
+
+
+def test_both_whisper_models_are_loaded_and_listed(http: httpx.Client) -> None:
+    stt = {m["id"]: m for m in http.get("/health").json()["models"] if m["kind"] == "stt"}
+    assert set(stt) == {"whisper-tiny.en", "whisper-base"}
+    assert all(m["state"] == "ready" and m["load_seconds"] is not None for m in stt.values())
+    listed = {m["id"] for m in http.get("/v1/models").json()["data"] if m["kind"] == "stt"}
+    assert listed == {"whisper-tiny.en", "whisper-base"}
+
+
+def test_spanish_is_transcribed_in_spanish_and_detected(http: httpx.Client) -> None:
+    given = http.post(
+        "/v1/audio/transcriptions", data={"model": "whisper-base", "language": "es"}, files=_spanish_file()
+    )
+    assert given.status_code == 200, given.text
+    assert "capital de francia" in given.json()["text"].lower()
+
+    detected = http.post(
+        "/v1/audio/transcriptions",
+        data={"model": "whisper-base", "response_format": "verbose_json"},
+        files=_spanish_file(),
+    )
+    assert detected.status_code == 200, detected.text
+    body = detected.json()
+    assert body["task"] == "transcribe" and body["language"] == "spanish"  # OpenAI names the language
+    assert "francia" in body["text"].lower()
+
+
+def test_spanish_speech_is_translated_to_english(http: httpx.Client) -> None:
+    r = http.post(
+        "/v1/audio/translations",
+        data={"model": "whisper-base", "response_format": "verbose_json"},
+        files=_spanish_file(),
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["task"] == "translate" and body["language"] == "english"
+    text = body["text"].lower()
+    assert "capital" in text and "france" in text
+    assert 2.0 < body["duration"] < 4.5 and body["segments"]
+
+    plain = http.post(
+        "/v1/audio/translations", data={"model": "base", "response_format": "text"}, files=_spanish_file()
+    )
+    assert plain.status_code == 200 and "france" in plain.text.lower()
+
+
+def test_the_english_only_model_refuses_to_translate_or_hear_spanish(http: httpx.Client) -> None:
+    for path, data in [
+        ("/v1/audio/translations", {"model": "whisper-1"}),
+        ("/v1/audio/transcriptions", {"model": "whisper-tiny.en", "language": "es"}),
+    ]:
+        r = http.post(path, data=data, files=_spanish_file())
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert error["type"] == "invalid_request_error"
+        assert "English-only" in error["message"] and "whisper-base" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("data", "files", "param"),
+    [
+        ({"model": "whisper-base"}, {"file": ("x.wav", b"RIFF\x00garbage" * 50, "audio/wav")}, "file"),
+        ({"model": "whisper-base"}, None, "file"),
+        ({"model": "whisper-large-v3"}, {"file": ("x.wav", _wav_bytes(), "audio/wav")}, "model"),
+        (
+            {"model": "whisper-base", "response_format": "srt"},
+            {"file": ("x.wav", _wav_bytes(), "audio/wav")},
+            "response_format",
+        ),
+    ],
+    ids=["corrupt-audio", "no-file", "unknown-model", "unsupported-format"],
+)
+def test_bad_translation_requests_get_a_400(
+    http: httpx.Client, data: dict[str, str], files: dict[str, tuple[str, bytes, str]] | None, param: str
+) -> None:
+    r = http.post("/v1/audio/translations", data=data, files=files)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param
+    if param == "model":
+        assert "whisper-base" in error["message"] and "whisper-tiny.en" in error["message"]
+
+
+def test_openai_sdk_translates_with_whisper_base(oai: openai.OpenAI) -> None:
+    with SPANISH.open("rb") as f, warnings.catch_warnings():
+        # the SDK marks the endpoint deprecated because OpenAI retires its whisper-1 model
+        warnings.simplefilter("ignore", DeprecationWarning)
+        translation = oai.audio.translations.create(model="whisper-base", file=f)
+    assert "capital" in translation.text.lower() and "france" in translation.text.lower()
