@@ -7,7 +7,9 @@ OpenAI client classes with a ``base_url``, exactly as for OpenAI, Ollama or vLLM
     GET  /health                   200 when every enabled model is ready, 503 while loading
     GET  /v1/models                the models ready to answer
     POST /v1/chat/completions      smollm2-135m-instruct (llama-cpp-python), streamed over SSE
-    POST /v1/audio/transcriptions  whisper-tiny.en (faster-whisper), alias whisper-1
+    POST /v1/audio/transcriptions  whisper-tiny.en (faster-whisper), alias whisper-1; whisper-base
+                                   (multilingual: the language given or detected)
+    POST /v1/audio/translations    whisper-base: speech in any language to English text
     POST /v1/audio/speech          piper, voice en_US-joe-medium (Piper in a child process)
     GET  /v1/audio/voices          the local voices
     POST /v1/embeddings            all-minilm-l6-v2 (onnxruntime), 384 dimensions
