@@ -2,14 +2,17 @@
 // Opened from a share link (/j/<code> sends the browser to /?link=<code>), the page joins through
 // the link instead: its agent only, a name field, and a passcode field when the link asks for one.
 // A meeting link (its agent transcribes meetings) joins the link's shared room: captions of every
-// speaker under their name, in the language the listener picks (meeting.ts).
+// speaker under their name, in the language the listener picks (meeting.ts); with "Hear it spoken"
+// on, the agent's `auralink-translation-<language>` track plays and everyone else is turned down.
 
 import {
   ConnectionState,
   DisconnectReason,
   type Participant,
+  RemoteAudioTrack,
   type RemoteParticipant,
   type RemoteTrack,
+  type RemoteTrackPublication,
   Room,
   RoomEvent,
   Track,
@@ -33,6 +36,8 @@ const ATTR_SEGMENT_ID = "lk.segment_id";
 const ATTR_TRACK_ID = "lk.transcribed_track_id";
 const ATTR_FINAL = "lk.transcription_final";
 const ATTR_AGENT_STATE = "lk.agent.state";
+const TRANSLATION_TRACK_PREFIX = "auralink-translation-"; // + language: the meeting spoken in it
+const TURNED_DOWN = 0.2; // the other participants' volume while a spoken translation plays
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -49,6 +54,8 @@ const ui = {
   displayNameLabel: byId<HTMLLabelElement>("display-name-label"),
   language: byId<HTMLSelectElement>("caption-language"),
   languageLabel: byId<HTMLLabelElement>("caption-language-label"),
+  hear: byId<HTMLInputElement>("hear-translation"),
+  hearLabel: byId<HTMLLabelElement>("hear-translation-label"),
   description: byId<HTMLParagraphElement>("agent-description"),
   start: byId<HTMLButtonElement>("start"),
   leave: byId<HTMLButtonElement>("leave"),
@@ -66,6 +73,8 @@ let agents: AgentInfo[] = [];
 let room: Room | null = null;
 let session: Session | null = null;
 let inMeeting = false;
+const translationTracks = new Map<string, RemoteTrack>(); // language -> the agent's spoken track
+const otherAudio = new Set<RemoteAudioTrack>(); // everyone else's audio
 const linkCode = new URLSearchParams(location.search).get("link");
 
 // ------------------------------------------------------------------ small view helpers
@@ -114,6 +123,7 @@ function showMeetingControls(): void {
   if (agentLabel) agentLabel.textContent = "Meeting";
   ui.language.hidden = false;
   ui.languageLabel.hidden = false;
+  ui.hearLabel.hidden = false;
   ui.start.textContent = "Join the meeting";
 }
 
@@ -268,15 +278,40 @@ function showAgent(participant: Participant): void {
   else setAgentState("initializing");
 }
 
-function onTrackSubscribed(track: RemoteTrack): void {
-  if (track.kind !== Track.Kind.Audio) return;
-  const element = track.attach();
-  element.dataset.participantTrack = track.sid ?? "";
-  ui.audioSink.append(element);
+/** Play the spoken translation in the caption language when asked to, and turn the rest down. */
+function updateHearing(): void {
+  const wanted = ui.hear.checked ? translationTracks.get(meetingCaptions.wanted) : undefined;
+  for (const track of translationTracks.values()) {
+    if (track !== wanted) {
+      for (const element of track.detach()) element.remove();
+    } else if (track.attachedElements.length === 0) {
+      const element = track.attach();
+      element.dataset.translation = meetingCaptions.wanted;
+      ui.audioSink.append(element);
+    }
+  }
+  for (const track of otherAudio) track.setVolume(wanted ? TURNED_DOWN : 1);
 }
 
-function onTrackUnsubscribed(track: RemoteTrack): void {
+function onTrackSubscribed(track: RemoteTrack, publication: RemoteTrackPublication): void {
+  if (track.kind !== Track.Kind.Audio) return;
+  if (publication.trackName.startsWith(TRANSLATION_TRACK_PREFIX)) {
+    translationTracks.set(publication.trackName.slice(TRANSLATION_TRACK_PREFIX.length), track);
+  } else {
+    const element = track.attach();
+    element.dataset.participantTrack = track.sid ?? "";
+    ui.audioSink.append(element);
+    if (track instanceof RemoteAudioTrack) otherAudio.add(track);
+  }
+  updateHearing();
+}
+
+function onTrackUnsubscribed(track: RemoteTrack, publication: RemoteTrackPublication): void {
   for (const element of track.detach()) element.remove();
+  if (track instanceof RemoteAudioTrack) otherAudio.delete(track);
+  const language = publication.trackName.slice(TRANSLATION_TRACK_PREFIX.length);
+  if (translationTracks.get(language) === track) translationTracks.delete(language);
+  updateHearing();
 }
 
 function micMessage(error: unknown): string {
@@ -298,8 +333,8 @@ function micMessage(error: unknown): string {
 function newRoom(): Room {
   const r = new Room({ adaptiveStream: true, dynacast: true });
   r.on(RoomEvent.ConnectionStateChanged, (state) => setStatus(state))
-    .on(RoomEvent.TrackSubscribed, (track) => onTrackSubscribed(track))
-    .on(RoomEvent.TrackUnsubscribed, (track) => onTrackUnsubscribed(track))
+    .on(RoomEvent.TrackSubscribed, (track, publication) => onTrackSubscribed(track, publication))
+    .on(RoomEvent.TrackUnsubscribed, (track, publication) => onTrackUnsubscribed(track, publication))
     .on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
       if (p.isAgent) showAgent(p);
     })
@@ -328,6 +363,8 @@ function newRoom(): Room {
 function endCall(r: Room): void {
   if (room !== r) return;
   for (const element of ui.audioSink.querySelectorAll("audio")) element.remove();
+  translationTracks.clear();
+  otherAudio.clear();
   room = null;
   setStatus(ConnectionState.Disconnected);
   setAgentState("none", "–");
@@ -406,8 +443,10 @@ ui.language.replaceChildren(...CAPTION_LANGUAGES.map((l) => new Option(l.label, 
 ui.language.value = DEFAULT_LANGUAGE;
 ui.language.addEventListener("change", () => {
   meetingCaptions.setLanguage(ui.language.value);
+  updateHearing();
   if (room && inMeeting && room.state === ConnectionState.Connected) void publishLanguage(room);
 });
+ui.hear.addEventListener("change", updateHearing);
 ui.enableAudio.addEventListener("click", () => {
   void room?.startAudio().then(() => {
     ui.enableAudio.hidden = true;

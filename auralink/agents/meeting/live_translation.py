@@ -7,6 +7,9 @@ speaker, with the caption's own attributes plus ``auralink.language`` (the trans
 ``auralink.translation_of`` (the original segment id) and ``auralink.translation_provider``, and a
 segment id of its own (``<segment>-<lang>``) so a client that ignores them does not overwrite the
 original. Translations run in the CaptionTranslator's tasks: the original caption is never delayed.
+A line spoken in another language (``CaptionLine.language``, ``meeting.multilingual``) is
+translated from that language, and the renderings its STT made (Whisper's English) go out as they
+are, with provider ``whisper``.
 
 :func:`build_translator` makes the provider the spec names; a BYOK provider without its key is a
 :class:`~auralink.core.errors.MissingCredential` naming ``meeting.translation.api_key_env``.
@@ -18,7 +21,7 @@ __all__ = ["RoomTranslations", "build_translator"]
 
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 
 from livekit import rtc
@@ -35,6 +38,7 @@ from .translation import (
     LLMTranslator,
     Translator,
     listener_languages,
+    primary,
 )
 
 logger = logging.getLogger("auralink.agents")
@@ -68,20 +72,32 @@ class RoomTranslations:
         translator: CaptionTranslator,
         source: str,
         on_caption: Callable[[Caption], Awaitable[None]] | None = None,
+        always: Iterable[str] = (),
     ) -> None:
         """``on_caption`` sees every caption once it went out, the original and each translation
-        (spoken translations listen here)."""
+        (spoken translations listen here); ``always``: languages translated into even when no
+        listener asks for them (the spoken translation tracks)."""
         self._room, self.translator, self._source = room, translator, source
+        self._always = {primary(lang) for lang in always}
         self._on_caption = on_caption
         self._lines: dict[str, CaptionLine] = {}  # segment id -> line, until its translations went out
 
     def languages(self) -> set[str]:
-        """The languages listeners asked for now."""
-        return listener_languages({p.identity: p.attributes for p in self._room.remote_participants.values()})
+        """The languages listeners asked for now, and the ``always`` ones."""
+        asked = listener_languages(
+            {p.identity: p.attributes for p in self._room.remote_participants.values()}
+        )
+        return asked | self._always
 
     async def captioned(self, line: CaptionLine) -> None:
-        """A final caption went out: translate it for every other listener language."""
+        """A final caption went out: translate it for every other listener language. A line in
+        another language than the agent's (``line.language``) is also captioned in the agent's
+        language, for listeners who chose none; its ``translations`` (Whisper's English) are used
+        as they are."""
         wanted = self.languages()
+        source = primary(line.language or self._source)
+        if source != primary(self._source):
+            wanted.add(primary(self._source))
         if not wanted:
             return
         self._lines[line.segment_id] = line
@@ -91,9 +107,10 @@ class RoomTranslations:
             line_id=line.segment_id,
             speaker=line.identity,
             text=line.text,
-            source=self._source,
+            source=source,
             languages=wanted,
             emit=self._emit,
+            known=dict(line.translations),
         )
 
     async def _emit(self, caption: Caption) -> None:

@@ -10,17 +10,34 @@ on ``lk.transcription`` under the speaker (:mod:`.captions`; interim ones only w
 streams them) and each final line goes to ``on_line`` (the worker records it and decides whether
 the agent answers). Participants may join and leave at any time; every task is closed when its
 participant leaves and at :meth:`aclose`. ``on_empty`` runs when the last human has left.
+
+Speakers of other languages (``meeting.multilingual``, given as ``stt_for``): a participant's
+spoken language is their attribute ``auralink.spoken_language``, else ``auralink.language`` (the
+caption language they chose), else the agent's ``language``; read when their microphone is
+subscribed and again when their attributes change (a changed language restarts their recognizer).
+When it differs from the agent's, their lines come from ``stt_for(language)`` (one STT per language,
+cut by the same VAD), carry ``language`` and the renderings the STT made (``SpeechData``'s
+``target_languages``/``target_texts``, e.g. Whisper's English) in ``CaptionLine.translations``.
 """
 
 from __future__ import annotations
 
-__all__ = ["Captioned", "LineHandler", "MeetingTranscriber", "Screen", "is_human"]
+__all__ = [
+    "SPOKEN_LANGUAGE",
+    "Captioned",
+    "LineHandler",
+    "MeetingTranscriber",
+    "Screen",
+    "is_human",
+    "spoken_language",
+]
 
 import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,18 +47,49 @@ from livekit.agents import stt, utils, vad
 from .captions import CaptionLine, publish_caption
 from .denoise import SAMPLE_RATE as DENOISE_RATE
 from .denoise import open_denoiser
+from .translation import LANGUAGE_ATTRIBUTE, primary
 
 logger = logging.getLogger("auralink.agents")
 
 LineHandler = Callable[[CaptionLine], None]
 Screen = Callable[[CaptionLine], Awaitable[CaptionLine | None]]
 Captioned = Callable[[CaptionLine], Awaitable[None]]
+CaptionAttributes = Mapping[str, str] | Callable[[CaptionLine], Mapping[str, str]]
 _STT_RATE = 16_000
+
+SPOKEN_LANGUAGE = "auralink.spoken_language"
+"""Participant attribute: the language a participant speaks, when not the one they read."""
 
 
 def is_human(participant: rtc.RemoteParticipant) -> bool:
     """Everyone but agents: standard participants, SIP callers, the phone bridge's callers."""
     return participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+
+
+def spoken_language(attributes: Mapping[str, str], *, default: str) -> str:
+    """A participant's spoken language (primary subtag): ``auralink.spoken_language``, else
+    ``auralink.language``, else ``default``."""
+    for key in (SPOKEN_LANGUAGE, LANGUAGE_ATTRIBUTE):
+        if value := attributes.get(key, "").strip():
+            return primary(value)
+    return primary(default)
+
+
+def _renderings(data: stt.SpeechData) -> tuple[tuple[str, str], ...]:
+    """The translations a translating STT made of an utterance, as ``((language, text), ...)``."""
+    pairs = zip(data.target_languages or (), data.target_texts or (), strict=False)
+    return tuple((primary(lang), text.strip()) for lang, text in pairs if text.strip())
+
+
+@dataclass
+class _Speaker:
+    """One transcribed microphone: its task and the language it is recognised in ("" = the agent's)."""
+
+    participant: rtc.RemoteParticipant
+    track: rtc.Track
+    track_sid: str
+    language: str
+    task: asyncio.Task[None]
 
 
 class MeetingTranscriber:
@@ -60,26 +108,29 @@ class MeetingTranscriber:
         noise_suppression: bool = False,
         screen: Screen | None = None,
         on_captioned: Captioned | None = None,
-        caption_attributes: dict[str, str] | None = None,
+        caption_attributes: CaptionAttributes | None = None,
         on_speaking: Callable[[str, bool], None] | None = None,
+        language: str = "en",
+        stt_for: Callable[[str], stt.STT[Any]] | None = None,
     ) -> None:
         """``screen`` sees each final line first (moderation): it returns the line to caption and
         hand on (redacted) or None to drop it; with a ``screen`` no interim caption is sent (it
         would show the unchecked words). ``on_captioned`` runs after a final caption went out
         (translation). ``on_speaking(identity, speaking)`` follows each human's voice activity
-        (floor control)."""
-        if not stt_engine.capabilities.streaming:
-            if vad_model is None:
-                raise ValueError("a non-streaming STT needs a VAD to cut utterances")
-            stt_engine = stt.StreamAdapter(stt=stt_engine, vad=vad_model)
-        self._room, self._stt = room, stt_engine
+        (floor control). ``caption_attributes`` are added to each caption (or made from its line).
+        ``language`` is the agent's; ``stt_for(language)`` gives the STT for a speaker of another
+        language (``meeting.multilingual``; without it everyone is heard in ``language``)."""
+        self._vad = vad_model
+        self._room, self._stt = room, self._streaming(stt_engine)
+        self._language, self._stt_for = primary(language), stt_for
+        self._by_language: dict[str, stt.STT[Any]] = {}
         self._anchor = room_started_at
         self._on_line, self._on_empty = on_line, on_empty
         self._captions, self._denoise = captions, noise_suppression
         self._screen, self._on_captioned = screen, on_captioned
-        self._extra = dict(caption_attributes or {})
+        self._extra: CaptionAttributes = caption_attributes or {}
         self._on_speaking = on_speaking
-        self._tasks: dict[str, asyncio.Task[None]] = {}  # by participant identity
+        self._speakers: dict[str, _Speaker] = {}  # by participant identity
         self._had_human = False
         self._closed = False
 
@@ -90,7 +141,12 @@ class MeetingTranscriber:
     @property
     def speakers(self) -> list[str]:
         """Identities whose microphone is being transcribed now."""
-        return [identity for identity, task in self._tasks.items() if not task.done()]
+        return [identity for identity, s in self._speakers.items() if not s.task.done()]
+
+    def language_of(self, identity: str) -> str:
+        """The language ``identity`` is transcribed in now (primary subtag)."""
+        speaker = self._speakers.get(identity)
+        return (speaker.language if speaker is not None else "") or self._language
 
     def humans(self) -> list[rtc.RemoteParticipant]:
         return [p for p in self._room.remote_participants.values() if is_human(p)]
@@ -100,6 +156,7 @@ class MeetingTranscriber:
         self._room.on("track_unsubscribed", self._on_track_unsubscribed)
         self._room.on("participant_connected", self._on_participant_connected)
         self._room.on("participant_disconnected", self._on_participant_disconnected)
+        self._room.on("participant_attributes_changed", self._on_attributes_changed)
         for participant in self._room.remote_participants.values():
             self._on_participant_connected(participant)
             for pub in participant.track_publications.values():
@@ -113,9 +170,33 @@ class MeetingTranscriber:
             self._room.off("track_unsubscribed", self._on_track_unsubscribed)
             self._room.off("participant_connected", self._on_participant_connected)
             self._room.off("participant_disconnected", self._on_participant_disconnected)
-        tasks = list(self._tasks.values())
-        self._tasks.clear()
+            self._room.off("participant_attributes_changed", self._on_attributes_changed)
+        tasks = [s.task for s in self._speakers.values()]
+        self._speakers.clear()
         await utils.aio.cancel_and_wait(*tasks)
+        adapters, self._by_language = list(self._by_language.values()), {}
+        for adapter in adapters:  # the adapters only: the STTs belong to whoever made stt_for
+            if isinstance(adapter, stt.StreamAdapter):
+                await adapter.aclose()
+
+    def _streaming(self, engine: stt.STT[Any]) -> stt.STT[Any]:
+        if engine.capabilities.streaming:
+            return engine
+        if self._vad is None:
+            raise ValueError("a non-streaming STT needs a VAD to cut utterances")
+        return stt.StreamAdapter(stt=engine, vad=self._vad)
+
+    def _choose(self, participant: rtc.RemoteParticipant) -> tuple[str, stt.STT[Any]]:
+        """(language, STT) for ``participant``: ("", the agent's STT) unless they speak another
+        language and ``stt_for`` is set."""
+        if self._stt_for is None:
+            return "", self._stt
+        language = spoken_language(participant.attributes, default=self._language)
+        if language == self._language:
+            return "", self._stt
+        if language not in self._by_language:
+            self._by_language[language] = self._streaming(self._stt_for(language))
+        return language, self._by_language[language]
 
     # -- room events
 
@@ -137,29 +218,61 @@ class MeetingTranscriber:
         if pub.source not in (rtc.TrackSource.SOURCE_MICROPHONE, rtc.TrackSource.SOURCE_UNKNOWN):
             return  # screen-share audio is not speech to attribute
         self._stop(participant.identity)  # a republished microphone replaces the old one
-        self._tasks[participant.identity] = asyncio.create_task(
-            self._transcribe(participant, track, pub.sid), name=f"auralink-captions-{pub.sid}"
+        self._begin(participant, track, pub.sid)
+
+    def _begin(self, participant: rtc.RemoteParticipant, track: rtc.Track, track_sid: str) -> None:
+        try:
+            language, engine = self._choose(participant)
+        except Exception as e:  # e.g. a missing key: this speaker is heard in the agent's language
+            logger.error("captions in another language unavailable: %s", e)
+            language, engine = "", self._stt
+        task = asyncio.create_task(
+            self._transcribe(participant, track, track_sid, engine=engine, language=language),
+            name=f"auralink-captions-{track_sid}",
         )
+        self._speakers[participant.identity] = _Speaker(participant, track, track_sid, language, task)
+
+    def _on_attributes_changed(self, changed: Mapping[str, str], participant: rtc.Participant) -> None:
+        """A speaker who now speaks another language is recognised afresh in it."""
+        speaker = self._speakers.get(participant.identity)
+        if self._closed or self._stt_for is None or speaker is None or speaker.task.done():
+            return
+        if not {SPOKEN_LANGUAGE, LANGUAGE_ATTRIBUTE} & set(changed):
+            return
+        language = spoken_language(speaker.participant.attributes, default=self._language)
+        if (language if language != self._language else "") == speaker.language:
+            return
+        logger.info("captions: track %s now recognised in %s", speaker.track_sid, language)
+        self._stop(participant.identity)
+        self._begin(speaker.participant, speaker.track, speaker.track_sid)
 
     def _on_track_unsubscribed(
         self, track: rtc.Track, pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:
-        task = self._tasks.get(participant.identity)
-        if task is not None and task.get_name().endswith(pub.sid):
+        speaker = self._speakers.get(participant.identity)
+        if speaker is not None and speaker.track_sid == pub.sid:
             self._stop(participant.identity)
 
     def _stop(self, identity: str) -> None:
-        task = self._tasks.pop(identity, None)
-        if task is not None:
-            task.cancel()  # its finally closes the audio and STT streams
+        speaker = self._speakers.pop(identity, None)
+        if speaker is not None:
+            speaker.task.cancel()  # its finally closes the audio and STT streams
 
     # -- one participant
 
-    async def _transcribe(self, participant: rtc.RemoteParticipant, track: rtc.Track, track_sid: str) -> None:
+    async def _transcribe(
+        self,
+        participant: rtc.RemoteParticipant,
+        track: rtc.Track,
+        track_sid: str,
+        *,
+        engine: stt.STT[Any],
+        language: str = "",
+    ) -> None:
         denoiser = open_denoiser() if self._denoise else None
         rate = DENOISE_RATE if denoiser is not None else _STT_RATE
         audio = rtc.AudioStream.from_track(track=track, sample_rate=rate, num_channels=1)
-        recognizer = self._stt.stream()
+        recognizer = engine.stream()
 
         async def forward() -> None:
             async for ev in audio:
@@ -170,7 +283,7 @@ class MeetingTranscriber:
 
         forwarding = asyncio.create_task(forward(), name=f"auralink-captions-audio-{track_sid}")
         try:
-            await self._read(recognizer, participant, track_sid)
+            await self._read(recognizer, participant, track_sid, language=language)
         except Exception as e:  # one speaker's failure must not stop the others' captions
             logger.warning("captions for track %s stopped: %s", track_sid, type(e).__name__)
         finally:
@@ -181,7 +294,12 @@ class MeetingTranscriber:
                 denoiser.close()
 
     async def _read(
-        self, recognizer: stt.RecognizeStream, participant: rtc.RemoteParticipant, track_sid: str
+        self,
+        recognizer: stt.RecognizeStream,
+        participant: rtc.RemoteParticipant,
+        track_sid: str,
+        *,
+        language: str = "",
     ) -> None:
         segment, started = "", time.time()
         async for ev in recognizer:
@@ -195,6 +313,7 @@ class MeetingTranscriber:
                 if not text:
                     continue
                 final = ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
+                renderings = _renderings(ev.alternatives[0]) if final and language else ()
                 segment = segment or utils.shortuuid("SG_")
                 ended = ev.speech_end_time if final and ev.speech_end_time else time.time()
                 line = self._line(
@@ -205,6 +324,8 @@ class MeetingTranscriber:
                     final=final,
                     started=started,
                     ended=max(ended, started),
+                    language=language,
+                    translations=renderings,
                 )
                 if not final and self._screen is not None:
                     continue  # interim words are unchecked: only screened finals are shown
@@ -215,7 +336,8 @@ class MeetingTranscriber:
                         continue  # blocked: not captioned, recorded nor answered
                     line = handed
                 if self._captions:  # in order: a segment's interim captions before its final one
-                    await publish_caption(self._room, line, attributes=self._extra)
+                    extra = self._extra(line) if callable(self._extra) else self._extra
+                    await publish_caption(self._room, line, attributes=dict(extra))
                 if final and self._on_captioned is not None:
                     try:
                         await self._on_captioned(line)
@@ -252,6 +374,8 @@ class MeetingTranscriber:
         final: bool,
         started: float,
         ended: float,
+        language: str = "",
+        translations: tuple[tuple[str, str], ...] = (),
     ) -> CaptionLine:
         start_at, end_at = datetime.fromtimestamp(started, UTC), datetime.fromtimestamp(ended, UTC)
         return CaptionLine(
@@ -265,4 +389,6 @@ class MeetingTranscriber:
             ended_at=end_at,
             start_s=max(0.0, (start_at - self._anchor).total_seconds()),
             end_s=max(0.0, (end_at - self._anchor).total_seconds()),
+            language=language,
+            translations=translations,
         )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "LANGUAGE_ATTRIBUTE",
+    "STT_PROVIDER",
     "ApertiumTranslator",
     "Caption",
     "CaptionTranslator",
@@ -481,13 +482,21 @@ class Caption:
 
 Emit = Callable[[Caption], Awaitable[None]]
 
+STT_PROVIDER = "whisper"
+"""The provider named on a rendering the speech recogniser made itself (Whisper's speech translation)."""
+
 
 class CaptionTranslator:
     """Emits each final line at once, then its translations into every listener language as they
     arrive: each (text, source, target) translated once (LRU cache, shared in flight), at most
     ``max_concurrency`` at a time, each bounded by ``timeout_s``. Translation runs in tasks this
     object owns, so a slow provider never delays the original caption nor the next line; close it
-    with :meth:`aclose` (pending translations are cancelled) or wait with :meth:`drain`."""
+    with :meth:`aclose` (pending translations are cancelled) or wait with :meth:`drain`.
+
+    A line may come with ``known`` renderings (Whisper's English of a speaker of another language):
+    each is emitted as that language's caption without a provider call (provider ``whisper``), and
+    a language the provider cannot reach from the line's own is translated from a known rendering
+    instead (its caption says ``via`` that language)."""
 
     def __init__(
         self,
@@ -510,26 +519,58 @@ class CaptionTranslator:
         self.failures = 0
 
     async def publish(
-        self, *, line_id: str, speaker: str, text: str, source: str, languages: Iterable[str], emit: Emit
+        self,
+        *,
+        line_id: str,
+        speaker: str,
+        text: str,
+        source: str,
+        languages: Iterable[str],
+        emit: Emit,
+        known: Mapping[str, str] | None = None,
     ) -> None:
-        """Emits the original caption now and schedules one translation per other language."""
+        """Emits the original caption now, then each ``known`` rendering a listener wants, and
+        schedules one translation per other language."""
         src = primary(source)
+        renderings = {
+            primary(k): v.strip() for k, v in (known or {}).items() if v.strip() and primary(k) != src
+        }
         await emit(Caption(line_id, speaker, src, text, True, src))
         for lang in sorted({primary(x) for x in languages} - {src}):
-            if not self.translator.supports(src, lang):
-                if (src, lang) not in self._unsupported:
-                    self._unsupported.add((src, lang))
-                    logger.warning(
-                        "captions: %s cannot translate %s→%s; skipped", self.translator.name, src, lang
-                    )
+            if lang in renderings:
+                await emit(Caption(line_id, speaker, lang, renderings[lang], False, src, STT_PROVIDER))
                 continue
+            origin, from_text = src, text
+            if not self.translator.supports(src, lang):
+                pivot = next((k for k in sorted(renderings) if self.translator.supports(k, lang)), None)
+                if pivot is None:
+                    if (src, lang) not in self._unsupported:
+                        self._unsupported.add((src, lang))
+                        logger.warning(
+                            "captions: %s cannot translate %s→%s; skipped", self.translator.name, src, lang
+                        )
+                    continue
+                origin, from_text = pivot, renderings[pivot]
             task = asyncio.create_task(
-                self._one(line_id=line_id, speaker=speaker, text=text, src=src, lang=lang, emit=emit)
+                self._one(
+                    line_id=line_id,
+                    speaker=speaker,
+                    text=from_text,
+                    src=origin,
+                    lang=lang,
+                    line_src=src,
+                    emit=emit,
+                )
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _one(self, *, line_id: str, speaker: str, text: str, src: str, lang: str, emit: Emit) -> None:
+    async def _one(
+        self, *, line_id: str, speaker: str, text: str, src: str, lang: str, emit: Emit, line_src: str = ""
+    ) -> None:
+        """``text`` (in ``src``) into ``lang``; ``line_src`` is the line's own language when ``text``
+        is a known rendering of it (the caption then says it came via ``src``)."""
+        line_src = line_src or src
         try:
             translated = await asyncio.wait_for(self.translate(text, source=src, target=lang), self.timeout_s)
         except (ProviderError, TimeoutError) as e:
@@ -539,7 +580,9 @@ class CaptionTranslator:
             )
             return
         via = tuple(self.translator.route(src, lang)[1:-1])
-        await emit(Caption(line_id, speaker, lang, translated, False, src, self.translator.name, via))
+        if src != line_src:
+            via = (src, *via)
+        await emit(Caption(line_id, speaker, lang, translated, False, line_src, self.translator.name, via))
 
     async def translate(self, text: str, *, source: str, target: str) -> str:
         """One translation through the cache; concurrent requests for the same line share one call."""

@@ -10,7 +10,8 @@ started without audio or text input and stays in the room when any one participa
   policy applies), and only the redacted line is captioned, recorded in the call record under its
   speaker, kept for the notes and, when :class:`.replies.ReplyPolicy` says so, handed to the
   session as a user turn (``"Name: text"``); a blocked line goes nowhere;
-- translated captions for the listeners' languages (``meeting.translate``, :mod:`.live_translation`);
+- translated captions for the listeners' languages (``meeting.translate``, :mod:`.live_translation`),
+  and spoken on one audio track per language of ``meeting.speak_translations`` (:mod:`.spoken_translation`);
 - ``lk.chat`` (``meeting.chat``): each message is moderated, recorded as a user line under its
   sender, kept for the notes, and when addressed answered in chat (text, not voice);
 - shared files (``meeting.files``, :mod:`.room_chat`), uploaded to the call record;
@@ -45,9 +46,11 @@ from .notekeeper import NoteKeeper, build_note_writer, is_notes_request
 from .notes import MeetingNotes
 from .replies import ReplyPolicy
 from .room_chat import FileCollector, MeetingChat, send_chat
+from .speech_translation import MultilingualSTTs
+from .spoken_translation import SpokenTranslations, build_spoken_translations
 from .stage import ModerationStage
 from .transcriber import MeetingTranscriber, is_human
-from .translation import CaptionTranslator
+from .translation import CaptionTranslator, primary
 
 logger = logging.getLogger("auralink.agents")
 
@@ -76,6 +79,7 @@ class MeetingCapabilities:
     transcriber: MeetingTranscriber
     moderation: ModerationStage | None = None
     translations: RoomTranslations | None = None
+    spoken: SpokenTranslations | None = None
     notes: NoteKeeper | None = None
     chat: MeetingChat | None = None
     files: FileCollector | None = None
@@ -83,7 +87,7 @@ class MeetingCapabilities:
 
     async def aclose(self) -> None:
         """Everything but the notes (closed after their final write) and the moderation stage."""
-        for part in (self.lines, self.chat, self.files, self.translations):
+        for part in (self.lines, self.chat, self.files, self.translations, self.spoken):
             if part is not None:
                 await part.aclose()
         await self.transcriber.aclose()  # the moderation stage is the worker's: it closes it
@@ -200,9 +204,11 @@ class _Lines:
         started_at: datetime,
         moderation: ModerationStage | None,
         notes: NoteKeeper | None,
+        language: str = "en",
     ) -> None:
         self._room, self._responder, self._reporter = room, responder, reporter
         self._started_at, self._moderation, self._notes = started_at, moderation, notes
+        self._language = primary(language)  # the agent's
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _others(self, identity: str) -> list[str]:
@@ -240,22 +246,37 @@ class _Lines:
         text = await stage.screen(line.text, speaker=line.identity, source="speech")
         if text is None:
             return None
-        return line if text == line.text else replace(line, text=text)
+        # a redacted line drops its speech translations: they would still say what was redacted
+        return line if text == line.text else replace(line, text=text, translations=())
 
     def on_line(self, line: CaptionLine) -> None:
-        """A final, moderated speech line."""
+        """A final, moderated speech line. The record keeps what was said (with its language); a
+        line in another language is addressed by either its words or their English rendering, and
+        an English-speaking agent hears (answers, notes) the English."""
         if self._reporter is not None:
-            self._reporter.turn(role="user", speaker=line.identity, text=line.text, spoken_at=line.started_at)
-        self._keep(identity=line.identity, name=line.name, text=line.text, start=line.start_s, end=line.end_s)
+            self._reporter.turn(
+                role="user",
+                speaker=line.identity,
+                text=line.text,
+                language=line.language or None,
+                spoken_at=line.started_at,
+            )
+        english = dict(line.translations).get("en", "") if line.language not in ("", "en") else ""
+        heard = english if english and self._language == "en" else line.text
+        self._keep(identity=line.identity, name=line.name, text=heard, start=line.start_s, end=line.end_s)
         others = self._others(line.identity)
-        if not self._responder.policy.should_answer(line.text, speaker=line.identity, others=others):
+        policy = self._responder.policy
+        if not any(
+            policy.should_answer(t, speaker=line.identity, others=others)
+            for t in {line.text, heard, english} - {""}
+        ):
             return
-        if self._wants_notes(line.text):
+        if self._wants_notes(heard):
             task = asyncio.ensure_future(self._notes_now(line.identity))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         else:
-            prompt = f"{line.name}: {line.text}" if others else line.text
+            prompt = f"{line.name}: {heard}" if others else heard
             self._responder.voice(speaker=line.identity, prompt=prompt)
 
     async def on_chat(self, identity: str, name: str, text: str) -> None:
@@ -278,7 +299,9 @@ class _Lines:
             await self._responder.chat(speaker=identity, prompt=f"{name}: {screened}" if others else screened)
 
 
-async def _translations(spec: AgentSpec, room: rtc.Room) -> RoomTranslations | None:
+async def _translations(
+    spec: AgentSpec, room: rtc.Room, spoken: SpokenTranslations | None
+) -> RoomTranslations | None:
     if not spec.meeting.translate:
         return None
     try:
@@ -286,7 +309,35 @@ async def _translations(spec: AgentSpec, room: rtc.Room) -> RoomTranslations | N
     except AuraLinkError as e:  # captions go on untranslated; the reason is said once, clearly
         logger.error("meeting translation is off in room %s: %s", room.name, e)
         return None
-    return RoomTranslations(room=room, translator=CaptionTranslator(translator), source=spec.language)
+    return RoomTranslations(
+        room=room,
+        translator=CaptionTranslator(translator),
+        source=spec.language,
+        on_caption=spoken.heard if spoken is not None else None,
+        always=spoken.languages if spoken is not None else (),
+    )
+
+
+async def _spoken(spec: AgentSpec, room: rtc.Room, settings: Settings) -> SpokenTranslations | None:
+    if not (spec.meeting.translate and spec.meeting.speak_translations):
+        return None
+    try:
+        spoken = build_spoken_translations(spec, room=room, settings=settings)
+    except AuraLinkError as e:  # the meeting goes on without spoken translation; said once, clearly
+        logger.error("spoken translation is off in room %s: %s", room.name, e)
+        return None
+    await spoken.start()
+    return spoken
+
+
+def _multilingual(spec: AgentSpec, room: rtc.Room, settings: Settings) -> MultilingualSTTs | None:
+    if not spec.meeting.multilingual:
+        return None
+    try:
+        return MultilingualSTTs(spec, settings=settings)
+    except AuraLinkError as e:  # everyone is heard in the agent's language; said once, clearly
+        logger.error("captions in other languages are off in room %s: %s", room.name, e)
+        return None
 
 
 def _keeper(
@@ -320,7 +371,11 @@ async def attach_meeting(
     keeper = _keeper(
         spec, settings=settings, started_at=started_at, title=f"Meeting in {room.name}", reporter=reporter
     )
-    translations = await _translations(spec, room)
+    spoken = await _spoken(spec, room, settings)
+    translations = await _translations(spec, room, spoken)
+    if translations is None and spoken is not None:  # nothing to speak
+        await spoken.aclose()
+        spoken = None
     responder = _Responder(spec=spec, session=session, ctx=ctx, floor=Floor(session))
     lines = _Lines(
         room=room,
@@ -329,10 +384,14 @@ async def attach_meeting(
         started_at=started_at,
         moderation=moderation,
         notes=keeper,
+        language=spec.language,
     )
+    multilingual = _multilingual(spec, room, settings)
     transcriber = MeetingTranscriber(
         room=room,
         stt_engine=build_stt(spec.stt, settings=settings, language=spec.language),
+        language=spec.language,
+        stt_for=multilingual,
         vad_model=vad_model,
         room_started_at=started_at,
         on_line=lines.on_line,
@@ -341,11 +400,16 @@ async def attach_meeting(
         noise_suppression=meeting.noise_suppression,
         screen=lines.screen if moderation is not None else None,
         on_captioned=translations.captioned if translations is not None else None,
-        caption_attributes={LANGUAGE: spec.language.split("-")[0]},
+        caption_attributes=lambda line: {LANGUAGE: line.language or spec.language.split("-")[0]},
         on_speaking=responder.floor.on_speaking,
     )
     caps = MeetingCapabilities(
-        transcriber=transcriber, moderation=moderation, translations=translations, notes=keeper, lines=lines
+        transcriber=transcriber,
+        moderation=moderation,
+        translations=translations,
+        spoken=spoken,
+        notes=keeper,
+        lines=lines,
     )
     if meeting.chat:
         caps.chat = MeetingChat(room=room, on_message=lines.on_chat)
@@ -357,7 +421,13 @@ async def attach_meeting(
             caps.files = FileCollector(room=room, upload=reporter.upload)
             caps.files.start()
     transcriber.start()
-    ctx.add_shutdown_callback(caps.aclose)
+
+    async def close() -> None:
+        await caps.aclose()
+        if multilingual is not None:  # after the transcriber: no request in flight any more
+            await multilingual.aclose()
+
+    ctx.add_shutdown_callback(close)
     # clients (and tests) know the agent now hears everyone: captions, translation, chat are live
     await room.local_participant.set_attributes({READY_ATTRIBUTE: "ready"})
     if keeper is not None:
@@ -375,11 +445,12 @@ async def attach_meeting(
     if reporter is not None and moderation is not None:
         reporter.before_close(moderation.drain, timeout_s=5.0)  # the last decisions' records
     logger.info(
-        "meeting in room %s: reply=%s moderation=%s translate=%s notes=%s chat=%s files=%s",
+        "meeting in room %s: reply=%s moderation=%s translate=%s spoken=%s notes=%s chat=%s files=%s",
         room.name,
         meeting.reply,
         moderation is not None,
         translations is not None,
+        ",".join(spoken.languages) if spoken is not None else "-",
         keeper is not None,
         caps.chat is not None,
         caps.files is not None,

@@ -1,0 +1,165 @@
+"""A Spanish speaker in an English agent's meeting, on the real stack (docs/meetings.md, "Speakers of
+other languages").
+
+`interpreter`, an organisation's agent created through the API, transcribes, translates (apertium)
+and is ``multilingual``. Ana (``auralink.language: es``) says "¿Cuál es la capital de Francia?"
+(tests/fixtures/es_capital_of_france.wav); Ben reads English captions, Joan Catalan ones:
+
+- the original caption is in Spanish, tagged ``auralink.language: es`` (the model server's
+  multilingual Whisper, ``language=es``);
+- Ben's English caption is Whisper's own speech translation of the same audio (provider
+  ``whisper``), not a text translation;
+- Joan's Catalan caption comes from apertium, es→ca, from the Spanish words;
+- the call record keeps the Spanish line, with its language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import pytest
+from livekit import api
+
+from auralink.testing import VoiceClient, read_wav_16k
+from auralink.testing.caption_listener import CaptionListener, SeenCaption
+
+pytestmark = pytest.mark.integration
+
+logger = logging.getLogger(__name__)
+PASSWORD = "correct horse battery staple"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+AGENT = {
+    "name": "interpreter",
+    "instructions": "You are a meeting assistant. Answer briefly.",
+    "meeting": {
+        "transcribe": True,
+        "reply": "when_addressed",  # three humans, nobody names it: it stays silent
+        "translate": True,
+        "translation": {"provider": "apertium"},
+        "multilingual": True,
+    },
+}
+
+
+async def _owner(http: httpx.AsyncClient) -> None:
+    email = f"owner-{int(time.time() * 1000)}@multilingual.test"
+    body = {"name": "Multilingual", "owner": {"email": email, "name": "Owner", "password": PASSWORD}}
+    r = await http.post("/v1/organisations", json=body)
+    assert r.status_code == 201, r.text
+    r = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+
+
+def _token(settings: Any, room: str, identity: str, language: str, *, publish: bool) -> str:
+    """A participant whose caption language is set from the moment it joins."""
+    assert settings.livekit_api_key and settings.livekit_api_secret
+    return (
+        api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
+        .with_identity(identity)
+        .with_name(identity.title())
+        .with_grants(api.VideoGrants(room_join=True, room=room, can_publish=publish))
+        .with_attributes({"auralink.language": language})
+        .to_jwt()
+    )
+
+
+async def _until(check: Callable[[], Any], what: str, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} within {timeout:.0f}s")
+
+
+def _of_ana(listener: CaptionListener, language: str) -> list[SeenCaption]:
+    return [
+        c
+        for c in listener.captions
+        if c.speaker == "ana"
+        and c.attributes.get("lk.transcription_final") == "true"
+        and c.attributes.get("auralink.language") == language
+    ]
+
+
+async def test_a_spanish_speaker_is_captioned_in_spanish_english_by_whisper_and_catalan(stack: Any) -> None:
+    s = stack.settings
+    async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
+        await _owner(http)
+        r = await http.post("/v1/agents", json=AGENT)
+        assert r.status_code == 201, r.text
+        r = await http.post("/v1/rooms", json={"agents": ["interpreter"], "empty_timeout": 30})
+        assert r.status_code == 201, r.text
+        room = r.json()["name"]
+
+        ben, joan = CaptionListener(), CaptionListener()
+        await ben.join(s.livekit_url, _token(s, room, "ben", "en", publish=False))
+        await joan.join(s.livekit_url, _token(s, room, "joan", "ca", publish=False))
+        ana = VoiceClient(url=s.livekit_url, token=_token(s, room, "ana", "es", publish=True), listen=False)
+        try:
+            await ana.__aenter__()
+            await _until(
+                lambda: [
+                    p
+                    for p in ben.room.remote_participants.values()
+                    if p.attributes.get("auralink.meeting") == "ready"
+                ],
+                "the agent's meeting capabilities running",
+                timeout=120,
+            )
+            await asyncio.sleep(2.0)  # its subscription to Ana's microphone settles
+
+            spoke_until = await ana.say(read_wav_16k(FIXTURES / "es_capital_of_france.wav"))
+            spanish = await _until(
+                lambda: [c for c in _of_ana(ben, "es") if "capital" in c.text.lower()],
+                "Ana's Spanish caption",
+                timeout=120,
+            )
+            original = spanish[0]
+            assert "francia" in original.text.lower(), original
+            assert "auralink.translation_of" not in original.attributes  # the original itself
+            segment = original.attributes["lk.segment_id"]
+
+            english = await _until(lambda: _of_ana(ben, "en"), "Ana's English caption", timeout=60)
+            assert english[0].attributes["auralink.translation_provider"] == "whisper", english
+            assert english[0].attributes["auralink.translation_of"] == segment
+            assert "capital" in english[0].text.lower() and "france" in english[0].text.lower(), english
+
+            catalan = await _until(lambda: _of_ana(joan, "ca"), "Ana's Catalan caption", timeout=60)
+            assert catalan[0].attributes["auralink.translation_provider"] == "apertium", catalan
+            assert catalan[0].attributes["auralink.translation_of"] == segment
+            assert "capital" in catalan[0].text.lower() and "frança" in catalan[0].text.lower(), catalan
+            logger.warning(
+                "Spanish line: original caption %.2f s, English %.2f s, Catalan %.2f s after the speech ended",
+                original.at - spoke_until,
+                english[0].at - spoke_until,
+                catalan[0].at - spoke_until,
+            )
+        finally:
+            await ana.aclose()
+            await ben.aclose()
+            await joan.aclose()
+
+        deadline, turns = time.monotonic() + 90, cast(list[dict[str, Any]], [])
+        while time.monotonic() < deadline and not turns:
+            r = await http.get("/v1/calls")
+            call = (
+                next((c for c in r.json()["items"] if c["room"] == room), None)
+                if r.status_code == 200
+                else None
+            )
+            if call is not None:
+                r = await http.get(f"/v1/calls/{call['id']}/transcript")
+                if r.status_code == 200:
+                    turns = [t for t in r.json()["turns"] if t["speaker"] == "ana"]
+            if not turns:
+                await asyncio.sleep(1.0)
+        assert turns, "Ana's line in the call record"
+        assert turns[0]["language"] == "es" and "francia" in turns[0]["text"].lower(), turns
