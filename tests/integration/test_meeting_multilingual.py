@@ -10,6 +10,8 @@ and is ``multilingual``. Ana (``auralink.language: es``) says "¿Cuál es la cap
 - Ben's English caption is Whisper's own speech translation of the same audio (provider
   ``whisper``), not a text translation;
 - Joan's Catalan caption comes from apertium, es→ca, from the Spanish words;
+- Eve listens to the agent's English track (``speak_translations: [en]``, the local Piper voice):
+  she hears Whisper's English rendering spoken, all offline;
 - the call record keeps the Spanish line, with its language.
 """
 
@@ -28,6 +30,7 @@ from livekit import api
 
 from auralink.testing import VoiceClient, read_wav_16k
 from auralink.testing.caption_listener import CaptionListener, SeenCaption
+from auralink.testing.track_recorder import TrackRecorder
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +46,7 @@ AGENT = {
         "translate": True,
         "translation": {"provider": "apertium"},
         "multilingual": True,
+        "speak_translations": ["en"],
     },
 }
 
@@ -102,6 +106,8 @@ async def test_a_spanish_speaker_is_captioned_in_spanish_english_by_whisper_and_
         ben, joan = CaptionListener(), CaptionListener()
         await ben.join(s.livekit_url, _token(s, room, "ben", "en", publish=False))
         await joan.join(s.livekit_url, _token(s, room, "joan", "ca", publish=False))
+        eve = TrackRecorder(wanted=lambda _who, name: name == "auralink-translation-en")
+        await eve.join(s.livekit_url, _token(s, room, "eve", "en", publish=False))
         ana = VoiceClient(url=s.livekit_url, token=_token(s, room, "ana", "es", publish=True), listen=False)
         try:
             await ana.__aenter__()
@@ -136,16 +142,27 @@ async def test_a_spanish_speaker_is_captioned_in_spanish_english_by_whisper_and_
             assert catalan[0].attributes["auralink.translation_provider"] == "apertium", catalan
             assert catalan[0].attributes["auralink.translation_of"] == segment
             assert "capital" in catalan[0].text.lower() and "frança" in catalan[0].text.lower(), catalan
+
+            # and spoken: the English rendering on the agent's English track
+            track = "auralink-translation-en"
+            heard = await eve.wait_for_loud(track, after=spoke_until, timeout=60)
+            await asyncio.sleep(3.0)  # the sentence plays out
+            spoken = eve.loud_seconds(track, after=spoke_until)
+            assert spoken >= 0.8, f"{spoken:.2f} s of English speech on {track}"
             logger.warning(
-                "Spanish line: original caption %.2f s, English %.2f s, Catalan %.2f s after the speech ended",
+                "Spanish line: original caption %.2f s, English %.2f s, Catalan %.2f s, English speech "
+                "%.2f s after the speech ended (%.1f s of it)",
                 original.at - spoke_until,
                 english[0].at - spoke_until,
                 catalan[0].at - spoke_until,
+                heard - spoke_until,
+                spoken,
             )
         finally:
             await ana.aclose()
             await ben.aclose()
             await joan.aclose()
+            await eve.aclose()
 
         deadline, turns = time.monotonic() + 90, cast(list[dict[str, Any]], [])
         while time.monotonic() < deadline and not turns:
