@@ -23,14 +23,14 @@ __all__ = ["HOST_ATTRIBUTE", "LiveKitActionSink", "ModerationStage", "job_policy
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from livekit import api, rtc
 from livekit.agents.types import TOPIC_CHAT
 
 from auralink.core import AgentSpec
-from auralink.core.moderation import Decision, ModerationPolicy
+from auralink.core.moderation import Decision, ModerationPolicy, strongest_first
 
 from .moderation import ActionSink, Moderator, apply
 from .transcriber import is_human
@@ -136,6 +136,47 @@ class ModerationStage:
             self.blocked += 1
             return None
         return decision.text
+
+    async def screen_line(
+        self,
+        text: str,
+        *,
+        renderings: Sequence[tuple[str, str]],
+        speaker: str,
+        source: Literal["speech", "chat"],
+    ) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+        """A line and the STT's own renderings of it (``(language, text)``: Whisper's English of a
+        Spanish speaker), each checked: a rule that matches only in a rendering still acts (the
+        offline toxicity classifier reads English), a block anywhere blocks the line, and each rule
+        is recorded and acted on once. Returns the line and its renderings as they may be
+        forwarded, or None."""
+        if not renderings:
+            screened = await self.screen(text, speaker=speaker, source=source)
+            return None if screened is None else (screened, ())
+        try:
+            first = await self.moderator.check(text, speaker=speaker, source=source)
+            others = [
+                (lang, await self.moderator.check(rendering, speaker=speaker, source=source))
+                for lang, rendering in renderings
+            ]
+        except Exception as e:  # a broken classifier must not let raw text through
+            logger.warning("moderation check failed (%s); the line is held back", type(e).__name__)
+            return None
+        decisions, seen = [first], set(first.rule_ids)
+        for _lang, decision in others:
+            new = [r for r in decision.records if r.rule_id not in seen]
+            if new:  # what only the rendering showed, as its own decision
+                seen.update(r.rule_id for r in new)
+                actions = strongest_first(a for r in new for a in r.actions)
+                decisions.append(decision.model_copy(update={"records": new, "actions": actions}))
+        for decision in decisions:
+            if decision.matched:
+                self.decisions += 1
+                self._spawn(apply(decision, self._sink))
+        if first.blocked or any(d.blocked for _, d in others):
+            self.blocked += 1
+            return None
+        return first.text, tuple((lang, d.text) for lang, d in others)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

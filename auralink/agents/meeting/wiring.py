@@ -243,11 +243,17 @@ class _Lines:
         stage = self._moderation
         if stage is None:
             return line
-        text = await stage.screen(line.text, speaker=line.identity, source="speech")
-        if text is None:
+        screened = await stage.screen_line(
+            line.text, renderings=line.translations, speaker=line.identity, source="speech"
+        )
+        if screened is None:
             return None
-        # a redacted line drops its speech translations: they would still say what was redacted
-        return line if text == line.text else replace(line, text=text, translations=())
+        text, renderings = screened
+        if text != line.text:
+            # the renderings of a redacted line go: a word redacted in one language may be said
+            # differently in another (the captions are translated from the redacted line instead)
+            return replace(line, text=text, translations=())
+        return line if renderings == line.translations else replace(line, translations=renderings)
 
     def on_line(self, line: CaptionLine) -> None:
         """A final, moderated speech line. The record keeps what was said (with its language); a
