@@ -3,16 +3,18 @@ other languages").
 
 `interpreter`, an organisation's agent created through the API, transcribes, translates (apertium)
 and is ``multilingual``. Ana (``auralink.language: es``) says "¿Cuál es la capital de Francia?"
-(tests/fixtures/es_capital_of_france.wav); Ben reads English captions, Joan Catalan ones:
+(tests/fixtures/es_capital_of_france.wav), then Luca (``it``) says "La capitale della Francia è
+Parigi." (it_capital_of_france.wav); Ben reads English captions, Joan Catalan ones:
 
-- the original caption is in Spanish, tagged ``auralink.language: es`` (the model server's
-  multilingual Whisper, ``language=es``);
-- Ben's English caption is Whisper's own speech translation of the same audio (provider
-  ``whisper``), not a text translation;
-- Joan's Catalan caption comes from apertium, es→ca, from the Spanish words;
+- each original caption is in its speaker's language, tagged ``auralink.language: es`` / ``it``
+  (the model server's multilingual Whisper, told the language);
+- Ben's English caption of Ana's line comes from apertium (es→en: the caption translator has a route
+  to English, so no Whisper translation is asked for); of Luca's line, for which apertium has no
+  route, it is Whisper's own speech translation of the audio (provider ``whisper``);
+- Joan's Catalan caption of Ana's line comes from apertium, es→ca, from the Spanish words;
 - Eve listens to the agent's English track (``speak_translations: [en]``, the local Piper voice):
-  she hears Whisper's English rendering spoken, all offline;
-- the call record keeps the Spanish line, with its language.
+  she hears the English spoken, all offline;
+- the call record keeps the Spanish and the Italian lines, with their languages.
 """
 
 from __future__ import annotations
@@ -83,17 +85,19 @@ async def _until(check: Callable[[], Any], what: str, timeout: float) -> Any:
     raise AssertionError(f"{what} within {timeout:.0f}s")
 
 
-def _of_ana(listener: CaptionListener, language: str) -> list[SeenCaption]:
+def _of(listener: CaptionListener, speaker: str, language: str) -> list[SeenCaption]:
     return [
         c
         for c in listener.captions
-        if c.speaker == "ana"
+        if c.speaker == speaker
         and c.attributes.get("lk.transcription_final") == "true"
         and c.attributes.get("auralink.language") == language
     ]
 
 
-async def test_a_spanish_speaker_is_captioned_in_spanish_english_by_whisper_and_catalan(stack: Any) -> None:
+async def test_spanish_and_italian_speakers_are_captioned_translated_and_spoken_in_english(
+    stack: Any,
+) -> None:
     s = stack.settings
     async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
         await _owner(http)
@@ -109,8 +113,10 @@ async def test_a_spanish_speaker_is_captioned_in_spanish_english_by_whisper_and_
         eve = TrackRecorder(wanted=lambda _who, name: name == "auralink-translation-en")
         await eve.join(s.livekit_url, _token(s, room, "eve", "en", publish=False))
         ana = VoiceClient(url=s.livekit_url, token=_token(s, room, "ana", "es", publish=True), listen=False)
+        luca = VoiceClient(url=s.livekit_url, token=_token(s, room, "luca", "it", publish=True), listen=False)
         try:
             await ana.__aenter__()
+            await luca.__aenter__()
             await _until(
                 lambda: [
                     p
@@ -120,11 +126,11 @@ async def test_a_spanish_speaker_is_captioned_in_spanish_english_by_whisper_and_
                 "the agent's meeting capabilities running",
                 timeout=120,
             )
-            await asyncio.sleep(2.0)  # its subscription to Ana's microphone settles
+            await asyncio.sleep(2.0)  # its subscriptions to the microphones settle
 
             spoke_until = await ana.say(read_wav_16k(FIXTURES / "es_capital_of_france.wav"))
             spanish = await _until(
-                lambda: [c for c in _of_ana(ben, "es") if "capital" in c.text.lower()],
+                lambda: [c for c in _of(ben, "ana", "es") if "capital" in c.text.lower()],
                 "Ana's Spanish caption",
                 timeout=120,
             )
@@ -133,12 +139,12 @@ async def test_a_spanish_speaker_is_captioned_in_spanish_english_by_whisper_and_
             assert "auralink.translation_of" not in original.attributes  # the original itself
             segment = original.attributes["lk.segment_id"]
 
-            english = await _until(lambda: _of_ana(ben, "en"), "Ana's English caption", timeout=60)
-            assert english[0].attributes["auralink.translation_provider"] == "whisper", english
+            english = await _until(lambda: _of(ben, "ana", "en"), "Ana's English caption", timeout=60)
+            assert english[0].attributes["auralink.translation_provider"] == "apertium", english
             assert english[0].attributes["auralink.translation_of"] == segment
             assert "capital" in english[0].text.lower() and "france" in english[0].text.lower(), english
 
-            catalan = await _until(lambda: _of_ana(joan, "ca"), "Ana's Catalan caption", timeout=60)
+            catalan = await _until(lambda: _of(joan, "ana", "ca"), "Ana's Catalan caption", timeout=60)
             assert catalan[0].attributes["auralink.translation_provider"] == "apertium", catalan
             assert catalan[0].attributes["auralink.translation_of"] == segment
             assert "capital" in catalan[0].text.lower() and "frança" in catalan[0].text.lower(), catalan
@@ -158,14 +164,40 @@ async def test_a_spanish_speaker_is_captioned_in_spanish_english_by_whisper_and_
                 heard - spoke_until,
                 spoken,
             )
+
+            # Italian: apertium has no route to English here, so Whisper translates the speech
+            luca_until = await luca.say(read_wav_16k(FIXTURES / "it_capital_of_france.wav"))
+            italian = await _until(
+                lambda: [c for c in _of(ben, "luca", "it") if "capitale" in c.text.lower()],
+                "Luca's Italian caption",
+                timeout=120,
+            )
+            luca_english = await _until(lambda: _of(ben, "luca", "en"), "Luca's English caption", timeout=60)
+            assert luca_english[0].attributes["auralink.translation_provider"] == "whisper", luca_english
+            assert (
+                luca_english[0].attributes["auralink.translation_of"]
+                == italian[0].attributes["lk.segment_id"]
+            )
+            # Whisper-base's English is loose ("The capital of France and Paris", or "... of the French
+            # empire" as heard through the room): the sense, not the words
+            said_en = luca_english[0].text.lower()
+            assert "capital" in said_en and ("france" in said_en or "french" in said_en), luca_english
+            luca_heard = await eve.wait_for_loud(track, after=luca_until, timeout=60)
+            logger.warning(
+                "Italian line: original caption %.2f s, Whisper's English %.2f s, English speech %.2f s after",
+                italian[0].at - luca_until,
+                luca_english[0].at - luca_until,
+                luca_heard - luca_until,
+            )
         finally:
             await ana.aclose()
+            await luca.aclose()
             await ben.aclose()
             await joan.aclose()
             await eve.aclose()
 
         deadline, turns = time.monotonic() + 90, cast(list[dict[str, Any]], [])
-        while time.monotonic() < deadline and not turns:
+        while time.monotonic() < deadline and len({t["speaker"] for t in turns}) < 2:
             r = await http.get("/v1/calls")
             call = (
                 next((c for c in r.json()["items"] if c["room"] == room), None)
@@ -175,8 +207,10 @@ async def test_a_spanish_speaker_is_captioned_in_spanish_english_by_whisper_and_
             if call is not None:
                 r = await http.get(f"/v1/calls/{call['id']}/transcript")
                 if r.status_code == 200:
-                    turns = [t for t in r.json()["turns"] if t["speaker"] == "ana"]
-            if not turns:
+                    turns = [t for t in r.json()["turns"] if t["speaker"] in ("ana", "luca")]
+            if len({t["speaker"] for t in turns}) < 2:
                 await asyncio.sleep(1.0)
-        assert turns, "Ana's line in the call record"
-        assert turns[0]["language"] == "es" and "francia" in turns[0]["text"].lower(), turns
+        said = {t["speaker"]: t for t in turns}
+        assert set(said) == {"ana", "luca"}, turns
+        assert said["ana"]["language"] == "es" and "francia" in said["ana"]["text"].lower(), turns
+        assert said["luca"]["language"] == "it" and "francia" in said["luca"]["text"].lower(), turns

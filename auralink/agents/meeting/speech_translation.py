@@ -8,7 +8,10 @@ requests to an OpenAI-compatible endpoint at the same time: ``/audio/transcripti
 rendering in English). The speech event carries the original text in ``text``/``language`` and
 the English one in ``target_languages``/``target_texts`` of the same ``SpeechData``
 (livekit-agents' fields for a translating STT; only the first alternative survives the VAD
-adapter, so the rendering travels inside it). When the translation request fails the original
+adapter, so the rendering travels inside it). The English request is made only for languages the
+caption translator has no route to English from (Whisper-base's English is looser than a text
+translation of its own accurate transcript, and it doubles the model's work per line): offline
+that is every language but apertium's (es, ca, gl, eo, pt, fr). When the translation request fails the original
 still goes out, without English (the caption translator translates it instead); that is logged
 once per language, without any text.
 
@@ -25,6 +28,7 @@ __all__ = ["ENGLISH", "MultilingualSTTs", "SpeechTranslatingSTT"]
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -60,17 +64,20 @@ class SpeechTranslatingSTT(stt.STT[Any]):
         language: str,
         timeout_s: float = 30.0,
         name_language: bool = False,
+        english: bool = True,
     ) -> None:
         """``client`` (transcriptions, through livekit-plugins-openai) and ``http`` (translations:
         the openai SDK marks its translations call deprecated, and the wire format is a plain
         multipart form) point at the same endpoint; both are shared and closed by their owner
         (:class:`MultilingualSTTs`). ``name_language``: the translation request also names the
         spoken language (the local model server takes it and skips detection; OpenAI's form has
-        no such field)."""
+        no such field). ``english=False``: no translation request (the caption translator has a
+        route from this language to English of its own)."""
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         self.language = primary(language)
         self._http, self._model, self._timeout_s = http, model, timeout_s
         self._name_language = name_language
+        self.english = english and self.language != ENGLISH
         self._transcriber = openai_plugin.STT(
             model=model, language=self.language, client=client, use_realtime=False
         )
@@ -95,7 +102,7 @@ class SpeechTranslatingSTT(stt.STT[Any]):
         frame = rtc.combine_audio_frames(buffer)
         english = (
             asyncio.create_task(self._english(frame.to_wav_bytes()), name="auralink-speech-translation")
-            if self.language != ENGLISH
+            if self.english
             else None
         )
         try:
@@ -166,7 +173,10 @@ class MultilingualSTTs:
         *,
         settings: Settings,
         timeout_s: float = 30.0,
+        whisper_english: Callable[[str], bool] | None = None,
     ) -> None:
+        """``whisper_english(language)``: whether speakers of that language need Whisper's English
+        (default: all); wiring says no where the caption translator has its own route to English."""
         block = spec.stt
         self._local = isinstance(block, LocalSTT)
         if isinstance(block, LocalSTT):
@@ -185,6 +195,7 @@ class MultilingualSTTs:
             )
         self.model = spec.meeting.multilingual_model
         self._timeout_s = timeout_s
+        self._whisper_english = whisper_english
         self._client: openai.AsyncClient | None = None
         self._http: httpx.AsyncClient | None = None
         self._engines: dict[str, SpeechTranslatingSTT] = {}
@@ -205,6 +216,7 @@ class MultilingualSTTs:
                 language=lang,
                 timeout_s=self._timeout_s,
                 name_language=self._local,
+                english=self._whisper_english is None or self._whisper_english(lang),
             )
         return self._engines[lang]
 

@@ -27,6 +27,7 @@ __all__ = ["READY_ATTRIBUTE", "MeetingCapabilities", "attach_meeting", "meeting_
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,7 @@ logger = logging.getLogger("auralink.agents")
 READY_ATTRIBUTE = "auralink.meeting"
 """The agent's participant attribute, ``ready`` once its meeting capabilities run."""
 _FLOOR_WAIT_S = 15.0  # the longest a spoken reply waits for people to stop talking
+Translate = Callable[[str, str, str], Awaitable[str | None]]  # (text, source, target) -> text
 _FINAL_NOTES_S = 30.0  # the final notes at room end: every sentence embedded, on a slow CPU
 
 
@@ -205,10 +207,14 @@ class _Lines:
         moderation: ModerationStage | None,
         notes: NoteKeeper | None,
         language: str = "en",
+        translate: Translate | None = None,
     ) -> None:
+        """``translate(text, source, target)``: a line of another language in the agent's (the
+        caption translator's, cached and shared with the captions), None when it cannot."""
         self._room, self._responder, self._reporter = room, responder, reporter
         self._started_at, self._moderation, self._notes = started_at, moderation, notes
         self._language = primary(language)  # the agent's
+        self._translate = translate
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _others(self, identity: str) -> list[str]:
@@ -256,9 +262,10 @@ class _Lines:
         return line if renderings == line.translations else replace(line, translations=renderings)
 
     def on_line(self, line: CaptionLine) -> None:
-        """A final, moderated speech line. The record keeps what was said (with its language); a
-        line in another language is addressed by either its words or their English rendering, and
-        an English-speaking agent hears (answers, notes) the English."""
+        """A final, moderated speech line. The record keeps what was said (with its language). A
+        line in another language is heard (answered, noted) in the agent's language: the STT's own
+        rendering (Whisper's English) when there is one, else the caption translator's, else the
+        original; it is addressed by either the original words or what the agent heard."""
         if self._reporter is not None:
             self._reporter.turn(
                 role="user",
@@ -267,20 +274,33 @@ class _Lines:
                 language=line.language or None,
                 spoken_at=line.started_at,
             )
-        english = dict(line.translations).get("en", "") if line.language not in ("", "en") else ""
-        heard = english if english and self._language == "en" else line.text
+        if line.language in ("", self._language):
+            self._hear(line, line.text)
+            return
+        rendering = dict(line.translations).get(self._language, "")
+        if rendering or self._translate is None:
+            self._hear(line, rendering or line.text)
+            return
+        self._spawn(self._hear_translated(line, self._translate))
+
+    async def _hear_translated(self, line: CaptionLine, translate: Translate) -> None:
+        heard = await translate(line.text, line.language, self._language)
+        self._hear(line, heard or line.text)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _hear(self, line: CaptionLine, heard: str) -> None:
+        """What the agent hears of ``line``: kept for the notes, and answered when addressed."""
         self._keep(identity=line.identity, name=line.name, text=heard, start=line.start_s, end=line.end_s)
         others = self._others(line.identity)
         policy = self._responder.policy
-        if not any(
-            policy.should_answer(t, speaker=line.identity, others=others)
-            for t in {line.text, heard, english} - {""}
-        ):
+        if not any(policy.should_answer(t, speaker=line.identity, others=others) for t in {line.text, heard}):
             return
         if self._wants_notes(heard):
-            task = asyncio.ensure_future(self._notes_now(line.identity))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._notes_now(line.identity))
         else:
             prompt = f"{line.name}: {heard}" if others else heard
             self._responder.voice(speaker=line.identity, prompt=prompt)
@@ -336,11 +356,44 @@ async def _spoken(spec: AgentSpec, room: rtc.Room, settings: Settings) -> Spoken
     return spoken
 
 
-def _multilingual(spec: AgentSpec, room: rtc.Room, settings: Settings) -> MultilingualSTTs | None:
+def _into(translations: RoomTranslations) -> Translate:
+    """A line into another language through the room's caption translator (its cache and limits
+    shared with the captions); None when it has no route or fails."""
+    captions = translations.translator
+
+    async def translate(text: str, source: str, target: str) -> str | None:
+        if not captions.translator.supports(primary(source), primary(target)):
+            return None
+        try:
+            return await asyncio.wait_for(
+                captions.translate(text, source=source, target=target), captions.timeout_s
+            )
+        except (AuraLinkError, TimeoutError) as e:
+            logger.warning("a line could not be translated for the agent (%s)", type(e).__name__)
+            return None
+
+    return translate
+
+
+def _whisper_english(translations: RoomTranslations | None) -> Callable[[str], bool] | None:
+    """Whisper's English only for languages the caption translator has no route to English from."""
+    if translations is None:
+        return None
+    provider = translations.translator.translator
+
+    def needed(language: str) -> bool:
+        return not provider.supports(primary(language), "en")
+
+    return needed
+
+
+def _multilingual(
+    spec: AgentSpec, room: rtc.Room, settings: Settings, translations: RoomTranslations | None
+) -> MultilingualSTTs | None:
     if not spec.meeting.multilingual:
         return None
     try:
-        return MultilingualSTTs(spec, settings=settings)
+        return MultilingualSTTs(spec, settings=settings, whisper_english=_whisper_english(translations))
     except AuraLinkError as e:  # everyone is heard in the agent's language; said once, clearly
         logger.error("captions in other languages are off in room %s: %s", room.name, e)
         return None
@@ -391,8 +444,9 @@ async def attach_meeting(
         moderation=moderation,
         notes=keeper,
         language=spec.language,
+        translate=_into(translations) if translations is not None else None,
     )
-    multilingual = _multilingual(spec, room, settings)
+    multilingual = _multilingual(spec, room, settings, translations)
     transcriber = MeetingTranscriber(
         room=room,
         stt_engine=build_stt(spec.stt, settings=settings, language=spec.language),

@@ -16,7 +16,7 @@ from auralink.agents.meeting.captions import CaptionLine
 from auralink.agents.meeting.live_translation import RoomTranslations
 from auralink.agents.meeting.replies import ReplyPolicy
 from auralink.agents.meeting.translation import Caption, CaptionTranslator, Translator
-from auralink.agents.meeting.wiring import _Lines
+from auralink.agents.meeting.wiring import _into, _Lines, _whisper_english
 from auralink.core import AgentSpec
 from tests.unit.meeting.test_wiring_room import FakeRoom
 
@@ -135,7 +135,14 @@ class _Reporter:
         self.turns.append(kw)
 
 
-def _lines(spec: AgentSpec, room: FakeRoom, reporter: _Reporter, voiced: list[str]) -> _Lines:
+def _lines(
+    spec: AgentSpec,
+    room: FakeRoom,
+    reporter: _Reporter,
+    voiced: list[str],
+    *,
+    translations: RoomTranslations | None = None,
+) -> _Lines:
     responder = SimpleNamespace(
         policy=ReplyPolicy(spec), voice=lambda *, speaker, prompt: voiced.append(prompt)
     )
@@ -147,6 +154,7 @@ def _lines(spec: AgentSpec, room: FakeRoom, reporter: _Reporter, voiced: list[st
         moderation=None,
         notes=None,
         language=spec.language,
+        translate=_into(translations) if translations is not None else None,
     )
 
 
@@ -200,3 +208,57 @@ def test_an_agent_of_another_language_hears_the_original() -> None:
         replace(_spanish_line(), text="Atlas, ¿y de España?", translations=(("en", "Atlas, and Spain?"),))
     )
     assert voiced == ["Atlas, ¿y de España?"]  # one to one: no name prefix
+
+
+async def _settled(lines: _Lines) -> None:
+    """Until the lines being translated for the agent were heard."""
+    while lines._tasks:
+        await asyncio.gather(*list(lines._tasks))
+
+
+async def test_without_whispers_english_an_english_agent_hears_the_caption_translators() -> None:
+    """Where the text translator has a route to English (apertium es→en offline), no Whisper English
+    is asked for: the agent hears the translator's English, one provider call shared with the
+    English caption."""
+    room = FakeRoom()
+    room.join("ana", "Ana", attributes={"auralink.language": "es"})
+    room.join("ben", "Ben", attributes={"auralink.language": "en"})
+    provider = _Pairs(("es", "en"))
+    translations = RoomTranslations(
+        room=cast(rtc.Room, room), translator=CaptionTranslator(provider), source="en"
+    )
+    reporter, voiced = _Reporter(), cast(list[str], [])
+    lines = _lines(_spec("en"), room, reporter, voiced, translations=translations)
+    addressed = replace(_spanish_line(english=None), text="Atlas, ¿cuál es la capital de Francia?")
+    await translations.captioned(addressed)
+    lines.on_line(addressed)
+    await translations.translator.drain()
+    await _settled(lines)
+    await translations.aclose()
+    assert voiced == ["Ana: [es>en] Atlas, ¿cuál es la capital de Francia?"]
+    assert [t["text"] for t in reporter.turns] == ["Atlas, ¿cuál es la capital de Francia?"]  # as said
+    assert len(provider.calls) == 1  # the caption and the agent shared one translation
+
+
+async def test_with_no_route_to_its_language_the_agent_hears_the_original() -> None:
+    room = FakeRoom()
+    room.join("ana", "Ana")
+    translations = RoomTranslations(
+        room=cast(rtc.Room, room), translator=CaptionTranslator(_Pairs()), source="en"
+    )
+    reporter, voiced = _Reporter(), cast(list[str], [])
+    lines = _lines(_spec("en"), room, reporter, voiced, translations=translations)
+    lines.on_line(replace(_spanish_line(english=None), text="Atlas, ¿y de España?"))
+    await _settled(lines)
+    await translations.aclose()
+    assert voiced == ["Atlas, ¿y de España?"]
+
+
+def test_whispers_english_is_asked_for_only_where_the_translator_has_no_route_to_english() -> None:
+    translations = RoomTranslations(
+        room=cast(rtc.Room, FakeRoom()), translator=CaptionTranslator(_Pairs(("es", "en"))), source="en"
+    )
+    needed = _whisper_english(translations)
+    assert needed is not None
+    assert not needed("es-MX") and needed("it") and needed("de")
+    assert _whisper_english(None) is None  # no caption translator: Whisper's English for everyone

@@ -166,3 +166,20 @@ async def test_openai_uses_its_base_url_key_and_model_and_a_missing_key_names_th
         "translations": "whisper-1",
     }
     assert "language" not in dict(fake.requests)["translations"]  # OpenAI's form has no such field
+
+
+async def test_a_language_the_caption_translator_covers_gets_no_whisper_english(
+    whisper: tuple[FakeWhisper, str],
+) -> None:
+    fake, url = whisper
+    fake.delay_s = 0.0
+    stts = MultilingualSTTs(
+        _spec(), settings=Settings(_env_file=None, models_url=url), whisper_english=lambda lang: lang != "es"
+    )
+    try:
+        spanish = await stts("es").recognize(_utterance())
+        italian = await stts("it").recognize(_utterance())
+    finally:
+        await stts.aclose()
+    assert [kind for kind, _ in fake.requests] == ["transcriptions", "transcriptions", "translations"]
+    assert not spanish.alternatives[0].target_texts and italian.alternatives[0].target_texts
