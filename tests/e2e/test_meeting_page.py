@@ -1,7 +1,7 @@
 """A meeting through a share link, in a real browser against the whole stack: a person opens a
-link to the note-taker, gives their name, picks Spanish captions and joins; someone else joins the
-same meeting through the same link and asks a question out loud; the page shows that person's
-line under their name, then its Spanish translation.
+link to the note-taker, gives their name, picks Spanish captions (saying they speak English) and
+joins; someone else joins the same meeting through the same link and asks a question out loud;
+the page shows that person's line under their name, then its Spanish translation.
 
 Chromium is Debian's, driven by ``web/e2e/meeting.e2e.mjs`` (playwright-core, a silent WAV as its
 microphone); the other participant is a :class:`~auralink.testing.VoiceClient` speaking
@@ -96,6 +96,8 @@ async def test_a_meeting_link_shows_each_speaker_in_the_listeners_language(
             "Page User",
             "--language",
             "es",
+            "--speaks",
+            "en",
             "--speaker",
             SPEAKER,
             "--words",
@@ -133,6 +135,10 @@ async def test_a_meeting_link_shows_each_speaker_in_the_listeners_language(
             agents = [p for p in others if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT]
             assert len(agents) == 1, [(p.identity, p.kind) for p in others]
             assert [p.name for p in others if p not in agents] == ["Page User"], [p.name for p in others]
+            # Spanish captions for someone who speaks English: the page says both to the agent
+            user = next(p for p in others if p not in agents)
+            assert user.attributes.get("auralink.language") == "es", user.attributes
+            assert user.attributes.get("auralink.spoken_language") == "en", user.attributes
             await guest.say(read_wav_16k(question_wav))
 
             result = await _line(proc.stdout, timeout=240)

@@ -24,6 +24,7 @@ const { values: opt } = parseArgs({
     url: { type: "string" },
     name: { type: "string", default: "Page User" },
     language: { type: "string", default: "en" },
+    speaks: { type: "string", default: "" },
     speaker: { type: "string" },
     words: { type: "string" },
     "translation-words": { type: "string", default: "" },
@@ -178,6 +179,7 @@ try {
   if (!(await language.isVisible())) throw new Error("the page offers no caption language for this link");
   await page.getByLabel("Your name").fill(opt.name);
   await language.selectOption(opt.language);
+  await page.getByLabel("I speak").selectOption(opt.speaks);
   await page.evaluate(recordCaptions);
   result.accessibility = await page.evaluate(() => {
     const c = document.querySelector('[data-testid="captions"]');

@@ -28,6 +28,8 @@ import {
   CAPTION_LANGUAGES,
   DEFAULT_LANGUAGE,
   LANGUAGE_ATTRIBUTE,
+  SPOKEN_LANGUAGE_ATTRIBUTE,
+  SPOKEN_LANGUAGES,
   MeetingCaptions,
 } from "./meeting";
 
@@ -54,6 +56,8 @@ const ui = {
   displayNameLabel: byId<HTMLLabelElement>("display-name-label"),
   language: byId<HTMLSelectElement>("caption-language"),
   languageLabel: byId<HTMLLabelElement>("caption-language-label"),
+  spoken: byId<HTMLSelectElement>("spoken-language"),
+  spokenLabel: byId<HTMLLabelElement>("spoken-language-label"),
   hear: byId<HTMLInputElement>("hear-translation"),
   hearLabel: byId<HTMLLabelElement>("hear-translation-label"),
   description: byId<HTMLParagraphElement>("agent-description"),
@@ -123,6 +127,8 @@ function showMeetingControls(): void {
   if (agentLabel) agentLabel.textContent = "Meeting";
   ui.language.hidden = false;
   ui.languageLabel.hidden = false;
+  ui.spoken.hidden = false;
+  ui.spokenLabel.hidden = false;
   ui.hearLabel.hidden = false;
   ui.start.textContent = "Join the meeting";
 }
@@ -263,10 +269,14 @@ async function onMeetingTranscription(reader: TextStreamReader, from: { identity
   }
 }
 
-/** Ask for captions in the chosen language (the note-taker reads every listener's attribute). */
+/** Ask for captions in the chosen language (the note-taker reads every listener's attribute), and
+ * say which language this participant speaks when it is another one (an empty value removes it). */
 async function publishLanguage(r: Room): Promise<void> {
   try {
-    await r.localParticipant.setAttributes({ [LANGUAGE_ATTRIBUTE]: meetingCaptions.wanted });
+    await r.localParticipant.setAttributes({
+      [LANGUAGE_ATTRIBUTE]: meetingCaptions.wanted,
+      [SPOKEN_LANGUAGE_ATTRIBUTE]: ui.spoken.value,
+    });
   } catch (error) {
     showError(`Cannot ask for captions in this language: ${messageOf(error)}`);
   }
@@ -444,6 +454,13 @@ ui.language.value = DEFAULT_LANGUAGE;
 ui.language.addEventListener("change", () => {
   meetingCaptions.setLanguage(ui.language.value);
   updateHearing();
+  if (room && inMeeting && room.state === ConnectionState.Connected) void publishLanguage(room);
+});
+ui.spoken.replaceChildren(
+  new Option("the caption language", ""),
+  ...SPOKEN_LANGUAGES.map((l) => new Option(l.label, l.code)),
+);
+ui.spoken.addEventListener("change", () => {
   if (room && inMeeting && room.state === ConnectionState.Connected) void publishLanguage(room);
 });
 ui.hear.addEventListener("change", updateHearing);

@@ -25,6 +25,25 @@ export const CAPTION_LANGUAGES: ReadonlyArray<{ code: string; label: string }> =
 
 export const DEFAULT_LANGUAGE = "en";
 
+/** The language a participant speaks, when it is not their caption language (the multilingual
+ * Whisper transcribes it; the agent's translator or Whisper's speech translation takes it on). */
+export const SPOKEN_LANGUAGE_ATTRIBUTE = "auralink.spoken_language";
+
+/** What a participant may say they speak: the caption languages and more that Whisper knows. */
+export const SPOKEN_LANGUAGES: ReadonlyArray<{ code: string; label: string }> = [
+  ...CAPTION_LANGUAGES,
+  { code: "it", label: "Italiano (Italian)" },
+  { code: "de", label: "Deutsch (German)" },
+  { code: "nl", label: "Nederlands (Dutch)" },
+  { code: "pl", label: "Polski (Polish)" },
+  { code: "uk", label: "Українська (Ukrainian)" },
+  { code: "ru", label: "Русский (Russian)" },
+  { code: "ar", label: "العربية (Arabic)" },
+  { code: "hi", label: "हिन्दी (Hindi)" },
+  { code: "zh", label: "中文 (Chinese)" },
+  { code: "ja", label: "日本語 (Japanese)" },
+];
+
 /** What a caption stream is: an original line (its segment) or a translation of one. */
 export interface MeetingCaption {
   segmentId: string;
