@@ -21,10 +21,10 @@ import pytest
 
 from auralink.testing import VoiceClient, read_wav_16k
 from auralink.testing.scripted_llm import ScriptedLLM
+from tests.integration.support import poll, sign_in_owner
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "correct horse battery staple"
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
@@ -55,33 +55,12 @@ def _agent(llm: ScriptedLLM) -> dict[str, Any]:
     }
 
 
-async def _owner(http: httpx.AsyncClient) -> None:
-    email = f"owner-{int(time.time() * 1000)}@one-to-one.test"
-    body = {"name": "Guarded Line", "owner": {"email": email, "name": "Owner", "password": PASSWORD}}
-    r = await http.post("/v1/organisations", json=body)
-    assert r.status_code == 201, r.text
-    r = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-
-
-async def _poll(http: httpx.AsyncClient, path: str, ok: Any, *, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        r = await http.get(path)
-        last = r.json() if r.status_code == 200 else (r.status_code, r.text)
-        if r.status_code == 200 and ok(last):
-            return last
-        await asyncio.sleep(1.0)
-    raise AssertionError(f"GET {path}: not as expected within {timeout:.0f} s; last: {last}")
-
-
 async def test_a_one_to_one_call_is_moderated_before_the_llm_and_the_record(
     stack: Any, llm: ScriptedLLM
 ) -> None:
     s = stack.settings
     async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
-        await _owner(http)
+        await sign_in_owner(http, organisation="Guarded Line", domain="one-to-one.test")
         r = await http.post("/v1/agents", json=_agent(llm))
         assert r.status_code == 201, r.text
         r = await http.post("/v1/rooms", json={"agents": ["guarded"], "empty_timeout": 30})
@@ -110,11 +89,11 @@ async def test_a_one_to_one_call_is_moderated_before_the_llm_and_the_record(
             assert "[country]" in sent and "france" not in sent.lower(), sent
             assert "idiot" not in sent.lower(), sent
 
-        calls = await _poll(
+        calls = await poll(
             http, "/v1/calls", lambda b: any(c["room"] == room for c in b["items"]), timeout=60
         )
         call_id = next(c["id"] for c in calls["items"] if c["room"] == room)
-        transcript = await _poll(
+        transcript = await poll(
             http,
             f"/v1/calls/{call_id}/transcript",
             lambda b: any("[country]" in t["text"] for t in b["turns"]),
@@ -123,7 +102,7 @@ async def test_a_one_to_one_call_is_moderated_before_the_llm_and_the_record(
         said = " ".join(t["text"] for t in transcript["turns"]).lower()
         assert "france" not in said and "idiot" not in said, transcript
 
-        decisions = await _poll(
+        decisions = await poll(
             http,
             "/v1/moderation/decisions",
             lambda b: {d.get("rule_id") for d in b.get("items", [])} >= {"toxicity", "no-country"},

@@ -19,10 +19,10 @@ import pytest
 
 from auralink.testing import VoiceClient, read_wav_16k
 from auralink.testing.caption_listener import CaptionListener
+from tests.integration.support import room_token, sign_in_owner
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "correct horse battery staple"
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 # who says what, and the words a caption of it must contain one of (Whisper may vary the rest)
@@ -31,26 +31,6 @@ SPEAKERS = {
     "grace": ("Grace Hopper", "ocean_fact.wav", ("ocean", "fun fact")),
     "linus": ("Linus Pauling", "budget_thursday.wav", ("budget", "thursday")),
 }
-
-
-async def _owner(http: httpx.AsyncClient) -> None:
-    email = f"owner-{int(time.time() * 1000)}@meeting.test"
-    body = {"name": "Meeting Captions", "owner": {"email": email, "name": "Owner", "password": PASSWORD}}
-    r = await http.post("/v1/organisations", json=body)
-    assert r.status_code == 201, r.text
-    r = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-
-
-async def _token(
-    http: httpx.AsyncClient, room: str, identity: str, name: str, *, publish: bool = True
-) -> str:
-    r = await http.post(
-        f"/v1/rooms/{room}/tokens", json={"identity": identity, "name": name, "can_publish": publish}
-    )
-    assert r.status_code == 201, r.text
-    token: str = r.json()["token"]
-    return token
 
 
 async def _transcript(http: httpx.AsyncClient, room: str, want: int, timeout: float) -> list[dict[str, Any]]:
@@ -74,17 +54,19 @@ async def _transcript(http: httpx.AsyncClient, room: str, want: int, timeout: fl
 async def test_three_speakers_get_captions_under_their_own_names_and_in_the_record(stack: Any) -> None:
     s = stack.settings
     async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
-        await _owner(http)
+        await sign_in_owner(http, organisation="Meeting Captions", domain="meeting.test")
         r = await http.post("/v1/rooms", json={"agents": ["notetaker"], "empty_timeout": 30})
         assert r.status_code == 201, r.text
         room = r.json()["name"]
 
         listener = CaptionListener()
-        await listener.join(s.livekit_url, await _token(http, room, "observer", "Observer", publish=False))
+        await listener.join(
+            s.livekit_url, await room_token(http, room, "observer", "Observer", publish=False)
+        )
         clients: dict[str, VoiceClient] = {}
         try:
             for identity, (name, _wav, _words) in SPEAKERS.items():
-                client = VoiceClient(url=s.livekit_url, token=await _token(http, room, identity, name))
+                client = VoiceClient(url=s.livekit_url, token=await room_token(http, room, identity, name))
                 clients[identity] = await client.__aenter__()
             await asyncio.sleep(3.0)  # the note-taker joins and subscribes to the three microphones
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,10 @@ import httpx
 import pytest
 
 from auralink.testing import VoiceClient
+from tests.integration.support import meeting_ready, poll, room_token, sign_in_owner
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "correct horse battery staple"
 AGENDA = b"# Budget review\n\n1. Numbers for Q3\n2. Who sends the report\n"
 NUMBERS = b"quarter,revenue\nQ2,1200\nQ3,1350\n"
 # the smallest document readers open: a header, one empty page, a cross-reference table, a trailer
@@ -46,22 +45,6 @@ def _agent() -> dict[str, Any]:
     }
 
 
-async def _owner(http: httpx.AsyncClient) -> None:
-    email = f"owner-{int(time.time() * 1000)}@files.test"
-    body = {"name": "Shared Files", "owner": {"email": email, "name": "Owner", "password": PASSWORD}}
-    r = await http.post("/v1/organisations", json=body)
-    assert r.status_code == 201, r.text
-    r = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-
-
-async def _token(http: httpx.AsyncClient, room: str, identity: str, name: str) -> str:
-    r = await http.post(f"/v1/rooms/{room}/tokens", json={"identity": identity, "name": name})
-    assert r.status_code == 201, r.text
-    token: str = r.json()["token"]
-    return token
-
-
 async def _stream(client: VoiceClient, *, name: str, mime: str, data: bytes) -> None:
     writer = await client.room.local_participant.stream_bytes(
         name, total_size=len(data), mime_type=mime, topic="files"
@@ -71,18 +54,6 @@ async def _stream(client: VoiceClient, *, name: str, mime: str, data: bytes) -> 
     await writer.aclose()
 
 
-async def _poll(http: httpx.AsyncClient, path: str, ok: Any, *, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        r = await http.get(path)
-        last = r.json() if r.status_code == 200 else (r.status_code, r.text)
-        if r.status_code == 200 and ok(last):
-            return last
-        await asyncio.sleep(1.0)
-    raise AssertionError(f"GET {path}: not as expected within {timeout:.0f} s; last: {last}")
-
-
 async def test_files_shared_in_a_meeting_are_kept_checked_and_downloadable(
     stack: Any, tmp_path: Path
 ) -> None:
@@ -90,7 +61,7 @@ async def test_files_shared_in_a_meeting_are_kept_checked_and_downloadable(
     numbers = tmp_path / "numbers.csv"
     numbers.write_bytes(NUMBERS)
     async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
-        await _owner(http)
+        await sign_in_owner(http, organisation="Shared Files", domain="files.test")
         r = await http.post("/v1/agents", json=_agent())
         assert r.status_code == 201, r.text
         r = await http.post("/v1/rooms", json={"agents": ["archivist"], "empty_timeout": 30})
@@ -98,28 +69,21 @@ async def test_files_shared_in_a_meeting_are_kept_checked_and_downloadable(
         room = r.json()["name"]
 
         async with (
-            VoiceClient(url=s.livekit_url, token=await _token(http, room, "ada", "Ada")) as ada,
-            VoiceClient(url=s.livekit_url, token=await _token(http, room, "grace", "Grace")) as grace,
+            VoiceClient(url=s.livekit_url, token=await room_token(http, room, "ada", "Ada")) as ada,
+            VoiceClient(url=s.livekit_url, token=await room_token(http, room, "grace", "Grace")) as grace,
         ):
-            deadline = time.monotonic() + 90
-            while not [
-                p
-                for p in ada.room.remote_participants.values()
-                if p.attributes.get("auralink.meeting") == "ready"
-            ]:
-                assert time.monotonic() < deadline, "the agent's meeting capabilities never started"
-                await asyncio.sleep(0.5)
+            await meeting_ready(ada.room)
 
             await _stream(ada, name="agenda.md", mime="text/markdown", data=AGENDA)
             await ada.room.local_participant.send_file(str(numbers), topic="files")
             await _stream(grace, name="slides.pdf", mime="application/pdf", data=SLIDES)
             await _stream(grace, name="invoice.pdf", mime="application/pdf", data=DISGUISED)
 
-            calls = await _poll(
+            calls = await poll(
                 http, "/v1/calls", lambda b: any(c["room"] == room for c in b["items"]), timeout=60
             )
             call_id = next(c["id"] for c in calls["items"] if c["room"] == room)
-            files = await _poll(http, f"/v1/calls/{call_id}/files", lambda b: len(b) >= 3, timeout=60)
+            files = await poll(http, f"/v1/calls/{call_id}/files", lambda b: len(b) >= 3, timeout=60)
             await asyncio.sleep(3.0)  # the disguised file, had it been kept, would be listed by now
             files = (await http.get(f"/v1/calls/{call_id}/files")).json()
 

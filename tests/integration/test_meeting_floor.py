@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,10 @@ import pytest
 
 from auralink.testing import VoiceClient, read_wav_16k
 from auralink.testing.scripted_llm import ScriptedLLM
+from tests.integration.support import meeting_ready, room_token, sign_in_owner, until
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "correct horse battery staple"
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 LONG_ANSWER = (
     "Paris is the capital of France. It stands on the river Seine in the north of the country. "
@@ -50,22 +49,6 @@ def _agent(llm: ScriptedLLM) -> dict[str, Any]:
     }
 
 
-async def _owner(http: httpx.AsyncClient) -> None:
-    email = f"owner-{int(time.time() * 1000)}@floor.test"
-    body = {"name": "Floor Control", "owner": {"email": email, "name": "Owner", "password": PASSWORD}}
-    r = await http.post("/v1/organisations", json=body)
-    assert r.status_code == 201, r.text
-    r = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-
-
-async def _token(http: httpx.AsyncClient, room: str, identity: str, name: str) -> str:
-    r = await http.post(f"/v1/rooms/{room}/tokens", json={"identity": identity, "name": name})
-    assert r.status_code == 201, r.text
-    token: str = r.json()["token"]
-    return token
-
-
 def _speaking_spans(states: list[tuple[float, str]]) -> list[tuple[float, float | None]]:
     """(start, end) of every stretch the agent spent speaking; end None while it still speaks."""
     spans: list[tuple[float, float | None]] = []
@@ -81,22 +64,12 @@ def _speaking_spans(states: list[tuple[float, str]]) -> list[tuple[float, float 
     return spans
 
 
-async def _until(check: Any, what: str, *, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} within {timeout:.0f} s")
-
-
 async def test_the_agent_waits_for_the_floor_and_yields_it(stack: Any, llm: ScriptedLLM) -> None:
     s = stack.settings
     question = read_wav_16k(FIXTURES / "capital_of_france.wav")
     long_line = read_wav_16k(FIXTURES / "voicemail_greeting.wav")  # six seconds of Grace talking
     async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
-        await _owner(http)
+        await sign_in_owner(http, organisation="Floor Control", domain="floor.test")
         r = await http.post("/v1/agents", json=_agent(llm))
         assert r.status_code == 201, r.text
         r = await http.post("/v1/rooms", json={"agents": ["chair"], "empty_timeout": 30})
@@ -104,18 +77,10 @@ async def test_the_agent_waits_for_the_floor_and_yields_it(stack: Any, llm: Scri
         room = r.json()["name"]
 
         async with (
-            VoiceClient(url=s.livekit_url, token=await _token(http, room, "ada", "Ada")) as ada,
-            VoiceClient(url=s.livekit_url, token=await _token(http, room, "grace", "Grace")) as grace,
+            VoiceClient(url=s.livekit_url, token=await room_token(http, room, "ada", "Ada")) as ada,
+            VoiceClient(url=s.livekit_url, token=await room_token(http, room, "grace", "Grace")) as grace,
         ):
-            await _until(
-                lambda: [
-                    p
-                    for p in ada.room.remote_participants.values()
-                    if p.attributes.get("auralink.meeting") == "ready"
-                ],
-                "the agent's meeting capabilities running",
-                timeout=90,
-            )
+            await meeting_ready(ada.room)
             await asyncio.sleep(2.0)  # its subscriptions to both microphones settle
 
             # Ada asks; Grace takes the floor as Ada stops, before the answer could start
@@ -123,7 +88,7 @@ async def test_the_agent_waits_for_the_floor_and_yields_it(stack: Any, llm: Scri
             await asyncio.sleep(0.2)
             await grace.say(long_line)
             grace_started, grace_ended = grace.first_speech_sent_at, grace.last_speech_sent_at
-            await _until(lambda: _speaking_spans(ada.agent_states), "the agent answering", timeout=60)
+            await until(lambda: _speaking_spans(ada.agent_states), "the agent answering", 60, every=0.05)
             first_start, _ = _speaking_spans(ada.agent_states)[0]
             assert llm.requests, "the agent never asked its LLM"
             # the answer to Ada came after Grace's six seconds, not over them
@@ -137,10 +102,11 @@ async def test_the_agent_waits_for_the_floor_and_yields_it(stack: Any, llm: Scri
             assert _speaking_spans(ada.agent_states)[0][1] is None, "the answer ended by itself early"
             interrupting = asyncio.create_task(ada.say(question))
             try:
-                spans = await _until(
+                spans = await until(
                     lambda: [e for _, e in _speaking_spans(ada.agent_states)[:1] if e is not None],
                     "the agent yielding the floor",
-                    timeout=20,
+                    20,
+                    every=0.05,
                 )
             finally:
                 await interrupting

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,10 @@ from auralink.testing import VoiceClient, read_wav_16k
 from auralink.testing.caption_listener import CaptionListener
 from auralink.testing.ports import free_port
 from auralink.testing.scripted_llm import ScriptedLLM
+from tests.integration.support import meeting_ready, poll, room_token, sign_in_owner, until
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "correct horse battery staple"
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 CARD_LINE = "Computer, my card number is 4111 1111 1111 1111."
 PEOPLE = {"ada": "Ada Lovelace", "grace": "Grace Hopper", "linus": "Linus Pauling"}
@@ -103,22 +102,6 @@ async def receiver() -> AsyncIterator[_Receiver]:
         await runner.cleanup()
 
 
-async def _owner(http: httpx.AsyncClient) -> None:
-    email = f"owner-{int(time.time() * 1000)}@intelligence.test"
-    body = {"name": "Meeting Intelligence", "owner": {"email": email, "name": "Owner", "password": PASSWORD}}
-    r = await http.post("/v1/organisations", json=body)
-    assert r.status_code == 201, r.text
-    r = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-
-
-async def _token(http: httpx.AsyncClient, room: str, identity: str, name: str) -> str:
-    r = await http.post(f"/v1/rooms/{room}/tokens", json={"identity": identity, "name": name})
-    assert r.status_code == 201, r.text
-    token: str = r.json()["token"]
-    return token
-
-
 def _listener_token(settings: Any, room: str) -> str:
     """A listener who asked for Spanish captions (attribute set from the moment it joins)."""
     assert settings.livekit_api_key and settings.livekit_api_secret
@@ -130,31 +113,6 @@ def _listener_token(settings: Any, room: str) -> str:
         .with_attributes({"auralink.language": "es"})
         .to_jwt()
     )
-
-
-async def _until(check: Callable[[], Any], what: str, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"{what} within {timeout:.0f}s")
-
-
-async def _poll(http: httpx.AsyncClient, path: str, ok: Callable[[Any], bool], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        r = await http.get(path)
-        if r.status_code == 200:
-            last = r.json()
-            if ok(last):
-                return last
-        else:
-            last = (r.status_code, r.text)
-        await asyncio.sleep(1.0)
-    raise AssertionError(f"GET {path}: not as expected within {timeout:.0f}s; last: {last}")
 
 
 def _chat_inbox(client: VoiceClient) -> list[tuple[str, str, dict[str, str]]]:
@@ -184,7 +142,7 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
 ) -> None:
     s = stack.settings
     async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
-        await _owner(http)
+        await sign_in_owner(http, organisation="Meeting Intelligence", domain="intelligence.test")
         r = await http.post("/v1/agents", json=_agent(llm))
         assert r.status_code == 201, r.text
         r = await http.post("/v1/webhooks", json={"url": receiver.url, "events": ["summary.ready"]})
@@ -199,24 +157,16 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
         inboxes: dict[str, list[tuple[str, str, dict[str, str]]]] = {}
         try:
             for identity, name in PEOPLE.items():
-                client = VoiceClient(url=s.livekit_url, token=await _token(http, room, identity, name))
+                client = VoiceClient(url=s.livekit_url, token=await room_token(http, room, identity, name))
                 clients[identity] = await client.__aenter__()
                 inboxes[identity] = _chat_inbox(client)
-            await _until(
-                lambda: [
-                    p
-                    for p in listener.room.remote_participants.values()
-                    if p.attributes.get("auralink.meeting") == "ready"
-                ],
-                "the agent's meeting capabilities running",
-                timeout=90,
-            )
+            await meeting_ready(listener.room, timeout=90)
             await asyncio.sleep(2.0)  # its subscriptions to the three microphones settle
 
             # Grace's line, in Spanish for Eva: its own caption, tagged, never in place of the original
             await clients["grace"].say(read_wav_16k(FIXTURES / "budget_friday.wav"))
             await listener.wait_for("grace", ("budget", "friday"), count=1, timeout=60)
-            spanish = await _until(
+            spanish = await until(
                 lambda: [
                     c
                     for c in listener.captions
@@ -236,11 +186,11 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
 
             # Ada's card number, typed and addressed: the LLM sees it redacted, the answer is in chat
             await clients["ada"].room.local_participant.send_text(CARD_LINE, topic="lk.chat")
-            await _until(lambda: llm.requests, "the scripted LLM called", timeout=60)
+            await until(lambda: llm.requests, "the scripted LLM called", timeout=60)
             sent = json.dumps(llm.requests)
             assert "[card number]" in sent, sent
             assert "4111" not in sent, sent
-            await _until(
+            await until(
                 lambda: [t for who, t, _a in inboxes["ada"] if who.startswith("agent") and "Noted" in t],
                 "the agent's answer in Ada's chat",
                 timeout=30,
@@ -249,7 +199,7 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
             # Linus's insult: flagged, and a warning to Linus alone
             await clients["linus"].say(read_wav_16k(FIXTURES / "toxic_insult.wav"))
             await listener.wait_for("linus", ("idiot", "stupid", "hate"), count=1, timeout=60)
-            await _until(lambda: _warnings(inboxes["linus"]), "a moderation warning to Linus", timeout=30)
+            await until(lambda: _warnings(inboxes["linus"]), "a moderation warning to Linus", timeout=30)
             await asyncio.sleep(2.0)
             assert not _warnings(inboxes["ada"]) and not _warnings(inboxes["grace"])  # private
         finally:
@@ -257,11 +207,11 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
                 await client.aclose()
             await listener.aclose()
 
-        calls = await _poll(
+        calls = await poll(
             http, "/v1/calls", lambda b: any(c["room"] == room for c in b["items"]), timeout=60
         )
         call_id = next(c["id"] for c in calls["items"] if c["room"] == room)
-        transcript = await _poll(
+        transcript = await poll(
             http,
             f"/v1/calls/{call_id}/transcript",
             lambda b: any("[card number]" in t["text"] for t in b["turns"]),
@@ -271,7 +221,7 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
         card = next(t for t in transcript["turns"] if "[card number]" in t["text"])
         assert card["speaker"] == "ada" and card["role"] == "user"
 
-        decisions = await _poll(
+        decisions = await poll(
             http,
             "/v1/moderation/decisions",
             lambda b: any(d.get("rule_id") == "toxicity" for d in b.get("items", [])),
@@ -283,7 +233,7 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
         assert redacted and redacted[0]["speaker"] == "ada" and redacted[0]["source"] == "chat", decisions
         assert "4111" not in json.dumps(decisions)
 
-        notes = await _poll(
+        notes = await poll(
             http,
             f"/v1/calls/{call_id}/notes",
             lambda b: b["final"] and bool(b["notes"]["summary"]),
@@ -295,7 +245,7 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
             "budget" in i["text"].lower() and (i.get("owner") or {}).get("identity") == "grace" for i in items
         ), body
 
-        await _until(
+        await until(
             lambda: [b for b in receiver.bodies if b.get("type") == "summary.ready"],
             "a summary.ready webhook",
             timeout=60,

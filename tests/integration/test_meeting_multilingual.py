@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,11 +32,11 @@ from livekit import api
 from auralink.testing import VoiceClient, read_wav_16k
 from auralink.testing.caption_listener import CaptionListener, SeenCaption
 from auralink.testing.track_recorder import TrackRecorder
+from tests.integration.support import meeting_ready, sign_in_owner, until
 
 pytestmark = pytest.mark.integration
 
 logger = logging.getLogger(__name__)
-PASSWORD = "correct horse battery staple"
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 AGENT = {
     "name": "interpreter",
@@ -53,15 +52,6 @@ AGENT = {
 }
 
 
-async def _owner(http: httpx.AsyncClient) -> None:
-    email = f"owner-{int(time.time() * 1000)}@multilingual.test"
-    body = {"name": "Multilingual", "owner": {"email": email, "name": "Owner", "password": PASSWORD}}
-    r = await http.post("/v1/organisations", json=body)
-    assert r.status_code == 201, r.text
-    r = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-
-
 def _token(settings: Any, room: str, identity: str, language: str, *, publish: bool) -> str:
     """A participant whose caption language is set from the moment it joins."""
     assert settings.livekit_api_key and settings.livekit_api_secret
@@ -73,16 +63,6 @@ def _token(settings: Any, room: str, identity: str, language: str, *, publish: b
         .with_attributes({"auralink.language": language})
         .to_jwt()
     )
-
-
-async def _until(check: Callable[[], Any], what: str, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} within {timeout:.0f}s")
 
 
 def _of(listener: CaptionListener, speaker: str, language: str) -> list[SeenCaption]:
@@ -100,7 +80,7 @@ async def test_spanish_and_italian_speakers_are_captioned_translated_and_spoken_
 ) -> None:
     s = stack.settings
     async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
-        await _owner(http)
+        await sign_in_owner(http, organisation="Multilingual", domain="multilingual.test")
         r = await http.post("/v1/agents", json=AGENT)
         assert r.status_code == 201, r.text
         r = await http.post("/v1/rooms", json={"agents": ["interpreter"], "empty_timeout": 30})
@@ -117,19 +97,11 @@ async def test_spanish_and_italian_speakers_are_captioned_translated_and_spoken_
         try:
             await ana.__aenter__()
             await luca.__aenter__()
-            await _until(
-                lambda: [
-                    p
-                    for p in ben.room.remote_participants.values()
-                    if p.attributes.get("auralink.meeting") == "ready"
-                ],
-                "the agent's meeting capabilities running",
-                timeout=120,
-            )
+            await meeting_ready(ben.room, timeout=120)
             await asyncio.sleep(2.0)  # its subscriptions to the microphones settle
 
             spoke_until = await ana.say(read_wav_16k(FIXTURES / "es_capital_of_france.wav"))
-            spanish = await _until(
+            spanish = await until(
                 lambda: [c for c in _of(ben, "ana", "es") if "capital" in c.text.lower()],
                 "Ana's Spanish caption",
                 timeout=120,
@@ -139,12 +111,12 @@ async def test_spanish_and_italian_speakers_are_captioned_translated_and_spoken_
             assert "auralink.translation_of" not in original.attributes  # the original itself
             segment = original.attributes["lk.segment_id"]
 
-            english = await _until(lambda: _of(ben, "ana", "en"), "Ana's English caption", timeout=60)
+            english = await until(lambda: _of(ben, "ana", "en"), "Ana's English caption", timeout=60)
             assert english[0].attributes["auralink.translation_provider"] == "apertium", english
             assert english[0].attributes["auralink.translation_of"] == segment
             assert "capital" in english[0].text.lower() and "france" in english[0].text.lower(), english
 
-            catalan = await _until(lambda: _of(joan, "ana", "ca"), "Ana's Catalan caption", timeout=60)
+            catalan = await until(lambda: _of(joan, "ana", "ca"), "Ana's Catalan caption", timeout=60)
             assert catalan[0].attributes["auralink.translation_provider"] == "apertium", catalan
             assert catalan[0].attributes["auralink.translation_of"] == segment
             assert "capital" in catalan[0].text.lower() and "frança" in catalan[0].text.lower(), catalan
@@ -167,12 +139,12 @@ async def test_spanish_and_italian_speakers_are_captioned_translated_and_spoken_
 
             # Italian: apertium has no route to English here, so Whisper translates the speech
             luca_until = await luca.say(read_wav_16k(FIXTURES / "it_capital_of_france.wav"))
-            italian = await _until(
+            italian = await until(
                 lambda: [c for c in _of(ben, "luca", "it") if "capitale" in c.text.lower()],
                 "Luca's Italian caption",
                 timeout=120,
             )
-            luca_english = await _until(lambda: _of(ben, "luca", "en"), "Luca's English caption", timeout=60)
+            luca_english = await until(lambda: _of(ben, "luca", "en"), "Luca's English caption", timeout=60)
             assert luca_english[0].attributes["auralink.translation_provider"] == "whisper", luca_english
             assert (
                 luca_english[0].attributes["auralink.translation_of"]

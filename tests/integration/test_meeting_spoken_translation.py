@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,10 @@ from livekit import rtc
 
 from auralink.testing import VoiceClient, read_wav_16k
 from auralink.testing.track_recorder import TrackRecorder
+from tests.integration.support import room_token, sign_in_owner, until
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "correct horse battery staple"
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SPANISH = "auralink-translation-es"
 
@@ -63,36 +62,6 @@ def _agent(models_url: str) -> dict[str, Any]:
     }
 
 
-async def _owner(http: httpx.AsyncClient) -> None:
-    email = f"owner-{int(time.time() * 1000)}@spoken-translation.test"
-    body = {"name": "Spoken Translation", "owner": {"email": email, "name": "Owner", "password": PASSWORD}}
-    r = await http.post("/v1/organisations", json=body)
-    assert r.status_code == 201, r.text
-    r = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-
-
-async def _token(
-    http: httpx.AsyncClient, room: str, identity: str, name: str, *, publish: bool = True
-) -> str:
-    r = await http.post(
-        f"/v1/rooms/{room}/tokens", json={"identity": identity, "name": name, "can_publish": publish}
-    )
-    assert r.status_code == 201, r.text
-    token: str = r.json()["token"]
-    return token
-
-
-async def _until(check: Callable[[], Any], what: str, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"{what} within {timeout:.0f}s")
-
-
 def _is_agent(who: rtc.RemoteParticipant, _name: str = "") -> bool:
     return who.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
 
@@ -100,7 +69,7 @@ def _is_agent(who: rtc.RemoteParticipant, _name: str = "") -> bool:
 async def test_a_listener_hears_an_english_line_in_spanish_on_the_translation_track(stack: Any) -> None:
     s = stack.settings
     async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
-        await _owner(http)
+        await sign_in_owner(http, organisation="Spoken Translation", domain="spoken-translation.test")
         r = await http.post("/v1/agents", json=_agent(s.models_base_url))
         assert r.status_code == 201, r.text
         r = await http.post("/v1/rooms", json={"agents": ["interpreter"], "empty_timeout": 30})
@@ -108,13 +77,13 @@ async def test_a_listener_hears_an_english_line_in_spanish_on_the_translation_tr
         room = r.json()["name"]
 
         eva = TrackRecorder(wanted=_is_agent)  # every audio track of the agent, recorded by name
-        await eva.join(s.livekit_url, await _token(http, room, "eva", "Eva", publish=False))
+        await eva.join(s.livekit_url, await room_token(http, room, "eva", "Eva", publish=False))
         grace = VoiceClient(
-            url=s.livekit_url, token=await _token(http, room, "grace", "Grace Hopper"), listen=False
+            url=s.livekit_url, token=await room_token(http, room, "grace", "Grace Hopper"), listen=False
         )
         try:
             await grace.__aenter__()
-            await _until(
+            await until(
                 lambda: [
                     p
                     for p in eva.room.remote_participants.values()
@@ -123,7 +92,7 @@ async def test_a_listener_hears_an_english_line_in_spanish_on_the_translation_tr
                 "the agent's meeting capabilities running",
                 timeout=90,
             )
-            await _until(
+            await until(
                 lambda: [k for k in eva.subscribed if k[1] == SPANISH],
                 f"Eva subscribed to {SPANISH}",
                 timeout=30,
@@ -135,7 +104,7 @@ async def test_a_listener_hears_an_english_line_in_spanish_on_the_translation_tr
             first = await eva.wait_for_loud(SPANISH, after=started, timeout=90)
             print(f"end of speech -> first Spanish audio: {first - ended:.2f} s")
             # until the Spanish line is over: a second of quiet on the track
-            await _until(
+            await until(
                 lambda: time.monotonic() - max(eva.loud[k][-1] for k in eva.loud if k[1] == SPANISH) > 1.5,
                 "the Spanish line over",
                 timeout=30,
