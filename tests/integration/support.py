@@ -61,6 +61,15 @@ async def poll(http: httpx.AsyncClient, path: str, ok: Callable[[Any], bool], *,
     raise AssertionError(f"GET {path}: not as expected within {timeout:.0f} s; last: {last}")
 
 
+async def call_id_of(http: httpx.AsyncClient, room: str, *, timeout: float = 60) -> str:
+    """The id of the call record of ``room`` (it appears once LiveKit's webhook was handled)."""
+    calls = await poll(
+        http, "/v1/calls", lambda b: any(c["room"] == room for c in b["items"]), timeout=timeout
+    )
+    call_id: str = next(c["id"] for c in calls["items"] if c["room"] == room)
+    return call_id
+
+
 async def meeting_ready(room: rtc.Room, *, timeout: float = 90) -> None:
     """Until the agent in ``room`` says its meeting capabilities (captions, chat, files) run."""
     await until(

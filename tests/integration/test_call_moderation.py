@@ -21,7 +21,7 @@ import pytest
 
 from auralink.testing import VoiceClient, read_wav_16k
 from auralink.testing.scripted_llm import ScriptedLLM
-from tests.integration.support import poll, sign_in_owner
+from tests.integration.support import call_id_of, poll, sign_in_owner
 
 pytestmark = pytest.mark.integration
 
@@ -89,10 +89,7 @@ async def test_a_one_to_one_call_is_moderated_before_the_llm_and_the_record(
             assert "[country]" in sent and "france" not in sent.lower(), sent
             assert "idiot" not in sent.lower(), sent
 
-        calls = await poll(
-            http, "/v1/calls", lambda b: any(c["room"] == room for c in b["items"]), timeout=60
-        )
-        call_id = next(c["id"] for c in calls["items"] if c["room"] == room)
+        call_id = await call_id_of(http, room)
         transcript = await poll(
             http,
             f"/v1/calls/{call_id}/transcript",

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from auralink.testing import VoiceClient
-from tests.integration.support import meeting_ready, poll, room_token, sign_in_owner
+from tests.integration.support import call_id_of, meeting_ready, poll, room_token, sign_in_owner
 
 pytestmark = pytest.mark.integration
 
@@ -79,10 +79,7 @@ async def test_files_shared_in_a_meeting_are_kept_checked_and_downloadable(
             await _stream(grace, name="slides.pdf", mime="application/pdf", data=SLIDES)
             await _stream(grace, name="invoice.pdf", mime="application/pdf", data=DISGUISED)
 
-            calls = await poll(
-                http, "/v1/calls", lambda b: any(c["room"] == room for c in b["items"]), timeout=60
-            )
-            call_id = next(c["id"] for c in calls["items"] if c["room"] == room)
+            call_id = await call_id_of(http, room)
             files = await poll(http, f"/v1/calls/{call_id}/files", lambda b: len(b) >= 3, timeout=60)
             await asyncio.sleep(3.0)  # the disguised file, had it been kept, would be listed by now
             files = (await http.get(f"/v1/calls/{call_id}/files")).json()

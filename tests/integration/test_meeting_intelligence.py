@@ -33,7 +33,7 @@ from auralink.testing import VoiceClient, read_wav_16k
 from auralink.testing.caption_listener import CaptionListener
 from auralink.testing.ports import free_port
 from auralink.testing.scripted_llm import ScriptedLLM
-from tests.integration.support import meeting_ready, poll, room_token, sign_in_owner, until
+from tests.integration.support import call_id_of, meeting_ready, poll, room_token, sign_in_owner, until
 
 pytestmark = pytest.mark.integration
 
@@ -207,10 +207,7 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
                 await client.aclose()
             await listener.aclose()
 
-        calls = await poll(
-            http, "/v1/calls", lambda b: any(c["room"] == room for c in b["items"]), timeout=60
-        )
-        call_id = next(c["id"] for c in calls["items"] if c["room"] == room)
+        call_id = await call_id_of(http, room)
         transcript = await poll(
             http,
             f"/v1/calls/{call_id}/transcript",
