@@ -5,6 +5,7 @@ database in the API, :class:`MemorySink` in tests).
 
 Detectors run in a fixed order on the text as redacted so far: card numbers, IBANs, emails, phone
 numbers, custom regexes, block lists, then toxicity (so neither classifier ever sees redacted PII).
+Card numbers in speech are also found as speech-to-text garbles them (:func:`find_spoken_cards`).
 Toxicity is scored offline by ``alt-profanity-check`` (a linear model, in a thread) combined with
 ``better_profanity``'s word list; an :class:`LLMClassifier` (any OpenAI-compatible endpoint) replaces
 the offline score when it answers in time and falls back to it, with a warning, when it does not.
@@ -51,6 +52,7 @@ from auralink.core.moderation import (
     PIIRule,
     RegexRule,
     Rule,
+    Source,
     ToxicityRule,
     strongest_first,
 )
@@ -113,6 +115,33 @@ def find_cards(text: str, _hash: Hasher) -> list[_Span]:
             spans.append(_Span(groups[i][0], groups[best][1], f"card ending {digits[-4:]}"))
             i = best + 1
     return spans
+
+
+# What speech-to-text makes of a spoken card number: Whisper writes "4,111,111,111" or
+# "411111111111111111" or "4242-4242-4242-4242-4242" (digits lost, added or grouped as amounts), so
+# no Luhn check can hold. In speech, a run of at least 8 digits (spaces, commas, dots and hyphens
+# between them) said right after a card word is taken for a card number.
+_SPOKEN_CARD_CONTEXT = re.compile(
+    r"\b(?:card|credit|debit|visa|master ?card|amex|american express)\b(?:\W+\w+){0,4}\W*$", re.IGNORECASE
+)
+_SPOKEN_DIGITS = re.compile(r"(?<![\w.])\d(?:[\d ,.-]*\d)?(?![\w])")
+
+
+def find_spoken_cards(text: str, _hash: Hasher) -> list[_Span]:
+    """Card numbers as speech-to-text writes them (see above): what :func:`find_cards` finds, and
+    runs of 8 or more digits right after "card", "credit", "visa" and the like, Luhn or not."""
+    spans: list[_Span] = []
+    for m in _SPOKEN_DIGITS.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if len(digits) >= 8 and _SPOKEN_CARD_CONTEXT.search(text[max(0, m.start() - 60) : m.start()]):
+            valid = 13 <= len(digits) <= 19 and _luhn(digits)
+            what = "card" if valid else "card as transcribed,"
+            spans.append(_Span(m.start(), m.end(), f"{what} ending {digits[-4:]}"))
+    # a Luhn-valid number elsewhere in the line, unless it is part of a run taken whole above
+    spans += [
+        c for c in find_cards(text, _hash) if not any(s.start < c.end and c.start < s.end for s in spans)
+    ]
+    return sorted(spans, key=lambda s: s.start)
 
 
 _IBAN = re.compile(r"(?<!\w)[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?!\w)", re.IGNORECASE)
@@ -449,9 +478,11 @@ class _Detector:
             self.placeholder = rule.placeholder
             self.rank = _ORDER["blocklist"]
 
-    def find(self, text: str) -> list[_Span]:
+    def find(self, text: str, *, source: Source = "chat") -> list[_Span]:
         rule = self.rule
         if isinstance(rule, PIIRule):
+            if rule.entity == "card_number" and source == "speech":
+                return find_spoken_cards(text, self._hash)
             return _PII_FINDERS[rule.entity](text, self._hash)
         if isinstance(rule, RegexRule):
             return [
@@ -543,7 +574,7 @@ class Moderator:
         for det in self._detectors:
             if id(det.rule) not in applicable:
                 continue
-            spans = det.find(out)
+            spans = det.find(out, source=source)
             for span in spans:
                 hit(det.rule, span.excerpt, entity=det.entity)
             if spans and "redact" in det.rule.actions:

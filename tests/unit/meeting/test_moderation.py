@@ -446,3 +446,49 @@ async def test_a_long_message_is_checked_in_bounded_time(default_moderator: Mode
     assert decision.text.count("[email]") == 500
     assert decision.text.count("[phone]") == 200
     assert decision.elapsed_ms < 10_000
+
+
+# ---------------------------------------------------------------- card numbers as speech-to-text writes them
+async def _spoken(policy: ModerationPolicy, text: str, offline: OfflineToxicity) -> Decision:
+    moderator = Moderator(policy, offline=offline)
+    try:
+        return await moderator.check(text, speaker="alice", source="speech")
+    finally:
+        await moderator.aclose()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "excerpt"),
+    [
+        # what whisper-tiny.en and whisper-base made of "my card number is 4111 1111 1111 1111"
+        ("Computer, my card number is 4,111,111,111.", "Computer, my card number is [card number].", "card as transcribed, ending 1111"),
+        ("Computer, my card number is 411111111111111111.", "Computer, my card number is [card number].", "card as transcribed, ending 1111"),
+        ("My card number is 4242-4242-4242-4242-4242", "My card number is [card number]", "card as transcribed, ending 4242"),
+        ("my visa is 4111 1111 1111 1112 expiring", "my visa is [card number] expiring", "card as transcribed, ending 1112"),
+        ("my card is 4111 1111 1111 1111", "my card is [card number]", "card ending 1111"),
+    ],
+)  # fmt: skip
+async def test_spoken_card_numbers_after_a_card_word_are_redacted_luhn_or_not(
+    text: str, expected: str, excerpt: str, offline: OfflineToxicity
+) -> None:
+    decision = await _spoken(PII_ONLY, text, offline)
+    assert decision.text == expected
+    assert [(r.entity, r.excerpt) for r in decision.records] == [("card_number", excerpt)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we sold 12,345,678 units last year",  # no card word
+        "The budget is 1,250,000 dollars for the card game team",  # a card word, but 7 digits
+        "card 4111 1111 1111 1112",  # typed in chat, the Luhn check still holds (below)
+    ],
+)
+async def test_other_numbers_in_speech_and_typed_non_luhn_cards_are_left_alone(
+    text: str, offline: OfflineToxicity
+) -> None:
+    if text.startswith("card "):
+        decision = await _check(PII_ONLY, text, offline)  # chat
+    else:
+        decision = await _spoken(PII_ONLY, text, offline)
+    assert decision.text == text and not decision.matched
