@@ -7,9 +7,9 @@ Three people and a Spanish-speaking listener meet with `computer`, an organisati
   Spanish caption of it, tagged with its language and the original segment;
 - Ada types "Computer, my card number is 4111 1111 1111 1111." in the chat: it is addressed, so
   the LLM gets it, redacted, and the agent answers in the chat; the call record keeps it redacted.
-  (Typed, not spoken: the local whisper-tiny.en turns spoken card numbers into other digits,
-  "4,111,111,111" or "4111111111111111111111", so no spoken card survives to be detected; the
-  spoken path is covered with a scripted STT in tests/unit/meeting/test_wiring_room.py.)
+- Grace says the same line aloud: the local whisper-tiny.en writes the digits as
+  "4,111,111,111,111" (no Luhn check can hold), and the spoken-card detector still redacts them
+  in her caption, in what the LLM is sent and in the call record;
 - Linus says "You are a stupid idiot and I hate you.": a flagged decision, and a private warning
   in the chat to Linus only;
 - when everyone has left: notes with a summary and Grace's action item, and a ``summary.ready``
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 CARD_LINE = "Computer, my card number is 4111 1111 1111 1111."
+# 8 or more digits, single spaces, commas or dots between them: a card number, garbled or not
+DIGIT_RUN = re.compile(r"(?<![\d.])\d(?:[ ,.]?\d){7,}(?![\d.])")
 PEOPLE = {"ada": "Ada Lovelace", "grace": "Grace Hopper", "linus": "Linus Pauling"}
 
 
@@ -196,6 +199,22 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
                 timeout=30,
             )
 
+            # Grace says a card number aloud (addressed): the digits come garbled from Whisper and
+            # are redacted all the same, in her caption and in what the LLM is sent
+            asked = len(llm.requests)
+            await clients["grace"].say(read_wav_16k(FIXTURES / "card_number.wav"))
+            await listener.wait_for("grace", ("[card number]",), count=1, timeout=60)
+            await until(lambda: len(llm.requests) > asked, "the LLM sent Grace's card line", timeout=60)
+            said = [
+                str(m.get("content"))
+                for r in llm.requests[asked:]
+                for m in r["messages"]
+                if m["role"] == "user"
+            ]
+            assert any("[card number]" in text for text in said), said
+            assert not [text for text in said if DIGIT_RUN.search(text)], said
+            assert not [c.text for c in listener.captions if DIGIT_RUN.search(c.text)], listener.captions
+
             # Linus's insult: flagged, and a warning to Linus alone
             await clients["linus"].say(read_wav_16k(FIXTURES / "toxic_insult.wav"))
             await listener.wait_for("linus", ("idiot", "stupid", "hate"), count=1, timeout=60)
@@ -214,9 +233,11 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
             lambda b: any("[card number]" in t["text"] for t in b["turns"]),
             timeout=60,
         )
-        assert not [t for t in transcript["turns"] if "4111" in t["text"]], transcript
-        card = next(t for t in transcript["turns"] if "[card number]" in t["text"])
-        assert card["speaker"] == "ada" and card["role"] == "user"
+        assert not [t for t in transcript["turns"] if DIGIT_RUN.search(t["text"])], transcript
+        cards = {
+            t["speaker"] for t in transcript["turns"] if "[card number]" in t["text"] and t["role"] == "user"
+        }
+        assert cards == {"ada", "grace"}, transcript
 
         decisions = await poll(
             http,
@@ -226,9 +247,11 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
         )
         flagged = next(d for d in decisions["items"] if d["rule_id"] == "toxicity")
         assert flagged["speaker"] == "linus" and "flag" in flagged["actions"], flagged
-        redacted = [d for d in decisions["items"] if d["rule_id"] == "pii.card_number"]
-        assert redacted and redacted[0]["speaker"] == "ada" and redacted[0]["source"] == "chat", decisions
-        assert "4111" not in json.dumps(decisions)
+        redacted = {
+            (d["speaker"], d["source"]) for d in decisions["items"] if d["rule_id"] == "pii.card_number"
+        }
+        assert redacted == {("ada", "chat"), ("grace", "speech")}, decisions
+        assert not [d["excerpt"] for d in decisions["items"] if DIGIT_RUN.search(d.get("excerpt") or "")]
 
         notes = await poll(
             http,
