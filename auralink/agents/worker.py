@@ -115,7 +115,9 @@ def apply_features(spec: AgentSpec, features: object) -> AgentSpec:
     if features.get("moderation") is False and spec.moderation is not None:
         changes["moderation"] = None
     if features.get("translation") is False and spec.meeting.translate:
-        changes["meeting"] = spec.meeting.model_copy(update={"translate": False})
+        # everything that translates goes: captions, Whisper's English, the spoken tracks
+        off = {"translate": False, "multilingual": False, "speak_translations": [], "translation_voices": {}}
+        changes["meeting"] = spec.meeting.model_copy(update=off)
     return spec.model_copy(update=changes) if changes else spec
 
 

@@ -103,9 +103,15 @@ def test_the_organisations_rules_are_a_floor_and_its_toggles_win() -> None:
         job_policy(spec, {"moderation": {"rules": [{"id": "bad", "kind": "regex", "pattern": "a*"}]}})
     assert isinstance(e.value, ConfigError) and "rules[0].pattern" in str(e.value)
 
-    translating = _spec(meeting={"transcribe": True, "translate": True}, moderation=agent_rules)
+    translating = _spec(
+        meeting={"transcribe": True, "translate": True, "multilingual": True, "speak_translations": ["en"]},
+        moderation=agent_rules,
+    )
     off = apply_features(translating, {"translation": False, "moderation": False})
     assert off.meeting.translate is False and off.moderation is None
+    # the organisation's "translation: off" also stops Whisper's English and the spoken tracks
+    assert off.meeting.multilingual is False and off.meeting.speak_translations == []
+    assert AgentSpec.model_validate(off.model_dump(by_alias=True)) == off  # still a valid spec
 
 
 @pytest.mark.parametrize(
