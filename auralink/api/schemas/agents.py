@@ -71,7 +71,10 @@ class FeatureToggles(BaseModel):
     recording: bool = Field(
         description="keeping audio recordings of calls (transcripts are the call record, always kept)"
     )
-    translation: bool = Field(description="live translation and captions per listener language")
+    translation: bool = Field(
+        description="live translation: captions per listener language, Whisper's English of other "
+        "languages, spoken translation tracks"
+    )
     moderation: bool = Field(description="moderation of what is said and typed")
     mcp: bool = Field(description="tools from MCP servers")
 
