@@ -33,6 +33,7 @@ check: setup
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy auralink
 	$(VENV)/lint-imports
+	cd web && npm run -s typecheck
 
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(VENV)/python "$$b"; done

@@ -1,7 +1,9 @@
 """A meeting through a share link, in a real browser against the whole stack: a person opens a
 link to the note-taker, gives their name, picks Spanish captions (saying they speak English) and
 joins; someone else joins the same meeting through the same link and asks a question out loud;
-the page shows that person's line under their name, then its Spanish translation.
+the page shows that person's line under their name, then its Spanish translation. In the chat the
+page user types a card number: it goes to the note-taker, which posts it redacted, on the page
+user's behalf, to the other person; the other person's chat message shows on the page.
 
 Chromium is Debian's, driven by ``web/e2e/meeting.e2e.mjs`` (playwright-core, a silent WAV as its
 microphone); the other participant is a :class:`~auralink.testing.VoiceClient` speaking
@@ -31,6 +33,25 @@ SCRIPT = REPO / "web" / "e2e" / "meeting.e2e.mjs"
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct horse battery staple"
 SPEAKER = "Python Guest"
+CARD_CHAT = "My card is 4111 1111 1111 1111."
+GUEST_CHAT = "Hello from the other side."
+
+
+def _chat_inbox(client: VoiceClient) -> list[tuple[str, str, dict[str, str]]]:
+    """Every lk.chat message ``client`` receives: (sender identity, text, attributes)."""
+    inbox: list[tuple[str, str, dict[str, str]]] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def read(reader: rtc.TextStreamReader, sender: str) -> None:
+        inbox.append((sender, await reader.read_all(), dict(reader.info.attributes or {})))
+
+    def on_chat(reader: rtc.TextStreamReader, sender: str) -> None:
+        task = asyncio.ensure_future(read(reader, sender))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    client.room.register_text_stream_handler("lk.chat", on_chat)
+    return inbox
 
 
 async def _meeting_link(http: httpx.AsyncClient) -> dict[str, Any]:
@@ -98,6 +119,8 @@ async def test_a_meeting_link_shows_each_speaker_in_the_listeners_language(
             "es",
             "--speaks",
             "en",
+            "--chat",
+            CARD_CHAT,
             "--speaker",
             SPEAKER,
             "--words",
@@ -139,10 +162,20 @@ async def test_a_meeting_link_shows_each_speaker_in_the_listeners_language(
             user = next(p for p in others if p not in agents)
             assert user.attributes.get("auralink.language") == "es", user.attributes
             assert user.attributes.get("auralink.spoken_language") == "en", user.attributes
+            inbox = _chat_inbox(guest)
             await guest.say(read_wav_16k(question_wav))
+            await guest.room.local_participant.send_text(GUEST_CHAT, topic="lk.chat")
 
             result = await _line(proc.stdout, timeout=240)
             result["exit"] = await asyncio.wait_for(proc.wait(), timeout=30)
+            # the page user's chat message reached the guest through the agent, redacted, as theirs
+            deadline = time.monotonic() + 30
+            while not [m for m in inbox if "[card number]" in m[1]] and time.monotonic() < deadline:
+                await asyncio.sleep(0.25)
+            relayed = [m for m in inbox if "[card number]" in m[1]]
+            assert relayed, (inbox, _why(result))
+            assert relayed[0][0] == user.identity and relayed[0][2].get("auralink.relayed") == "true", relayed
+            assert not [m for m in inbox if "4111" in m[1]], inbox
         finally:
             if guest is not None:
                 await guest.aclose()
@@ -159,6 +192,9 @@ async def test_a_meeting_link_shows_each_speaker_in_the_listeners_language(
     assert result["exit"] == 0, _why(result)
     assert result["mode"] == "meeting", _why(result)
     assert result["accessibility"]["ariaLive"] == "polite", _why(result)
+    # the page shows the guest's chat message under the guest's name, and its own under "(you)"
+    assert any(GUEST_CHAT in line and SPEAKER in line for line in result["chatLog"]), _why(result)
+    assert any("(you)" in line and "4111" in line for line in result["chatLog"]), _why(result)
     log: list[dict[str, Any]] = result["log"]
     english = [e for e in log if e["label"] == SPEAKER and e["final"] and not e["translated"]]
     assert any("capital" in e["text"].lower() or "france" in e["text"].lower() for e in english), _why(result)

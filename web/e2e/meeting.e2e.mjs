@@ -25,6 +25,7 @@ const { values: opt } = parseArgs({
     name: { type: "string", default: "Page User" },
     language: { type: "string", default: "en" },
     speaks: { type: "string", default: "" },
+    chat: { type: "string", default: "" },
     speaker: { type: "string" },
     words: { type: "string" },
     "translation-words": { type: "string", default: "" },
@@ -215,6 +216,11 @@ try {
     );
   await heard(opt.speaker, words);
   result.timings.caption_s = since();
+  if (opt.chat) {
+    // a chat message through the page: it goes to the agent, which posts it (moderated) for everyone
+    await page.getByTestId("chat-input").fill(opt.chat);
+    await page.getByTestId("chat-send").click();
+  }
   if (opt.language !== "en") {
     await page
       .waitForFunction(
@@ -236,6 +242,9 @@ try {
   }
 
   await snapshot(page);
+  result.chatLog = await page.getByTestId("chat-log").evaluate((log) =>
+    [...log.querySelectorAll("li")].map((li) => li.textContent ?? ""),
+  );
   if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: true });
   await page.getByTestId("leave").click();
   await page.waitForFunction(

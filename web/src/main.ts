@@ -4,6 +4,7 @@
 // A meeting link (its agent transcribes meetings) joins the link's shared room: captions of every
 // speaker under their name, in the language the listener picks (meeting.ts); with "Hear it spoken"
 // on, the agent's `auralink-translation-<language>` track plays and everyone else is turned down.
+// The meeting chat sends each message to the agent, which moderates it and posts it for everyone.
 
 import {
   ConnectionState,
@@ -34,6 +35,8 @@ import {
 } from "./meeting";
 
 const TRANSCRIPTION_TOPIC = "lk.transcription";
+const CHAT_TOPIC = "lk.chat";
+const RELAY_CHAT_TOPIC = "auralink.chat"; // to the agent, which moderates and posts on lk.chat
 const ATTR_SEGMENT_ID = "lk.segment_id";
 const ATTR_TRACK_ID = "lk.transcribed_track_id";
 const ATTR_FINAL = "lk.transcription_final";
@@ -56,6 +59,10 @@ const ui = {
   displayNameLabel: byId<HTMLLabelElement>("display-name-label"),
   language: byId<HTMLSelectElement>("caption-language"),
   languageLabel: byId<HTMLLabelElement>("caption-language-label"),
+  chat: byId<HTMLElement>("chat"),
+  chatLog: byId<HTMLOListElement>("chat-log"),
+  chatForm: byId<HTMLFormElement>("chat-form"),
+  chatInput: byId<HTMLInputElement>("chat-input"),
   spoken: byId<HTMLSelectElement>("spoken-language"),
   spokenLabel: byId<HTMLLabelElement>("spoken-language-label"),
   hear: byId<HTMLInputElement>("hear-translation"),
@@ -367,7 +374,41 @@ function newRoom(): Room {
   r.registerTextStreamHandler(TRANSCRIPTION_TOPIC, (reader, from) => {
     void (inMeeting ? onMeetingTranscription(reader, from) : onTranscription(reader, from));
   });
+  r.registerTextStreamHandler(CHAT_TOPIC, (reader, from) => {
+    void reader.readAll().then((text) => {
+      if (room !== r || from.identity === r.localParticipant.identity || !text.trim()) return;
+      const who = r.remoteParticipants.get(from.identity);
+      showChat(who?.name || from.identity, text);
+    });
+  });
   return r;
+}
+
+/** One chat line in the log: who, then what (text only, never HTML). */
+function showChat(who: string, text: string, mine = false): void {
+  const item = document.createElement("li");
+  item.className = mine ? "mine" : "";
+  const name = document.createElement("span");
+  name.className = "who";
+  name.textContent = mine ? `${who} (you)` : who;
+  item.append(name, document.createTextNode(` ${text}`));
+  ui.chatLog.append(item);
+}
+
+/** In a meeting the message goes to the agent, which checks it (moderation) and posts it for
+ * everyone on your behalf; with no agent in the room it goes to everyone directly. */
+async function sendChat(r: Room, text: string): Promise<void> {
+  const agent = [...r.remoteParticipants.values()].find((p) => p.isAgent);
+  try {
+    if (agent) {
+      await r.localParticipant.sendText(text, { topic: RELAY_CHAT_TOPIC, destinationIdentities: [agent.identity] });
+    } else {
+      await r.localParticipant.sendText(text, { topic: CHAT_TOPIC });
+    }
+    showChat(ui.displayName.value.trim() || r.localParticipant.name || "You", text, true);
+  } catch (error) {
+    showError(`Cannot send the message: ${messageOf(error)}`);
+  }
 }
 
 function endCall(r: Room): void {
@@ -408,6 +449,8 @@ async function start(): Promise<void> {
   if (inMeeting) {
     showMeetingControls();
     meetingCaptions.clear();
+    ui.chatLog.replaceChildren();
+    ui.chat.hidden = false;
   } else {
     captions.clear();
   }
@@ -464,6 +507,13 @@ ui.spoken.addEventListener("change", () => {
   if (room && inMeeting && room.state === ConnectionState.Connected) void publishLanguage(room);
 });
 ui.hear.addEventListener("change", updateHearing);
+ui.chatForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = ui.chatInput.value.trim();
+  if (!text || !room || room.state !== ConnectionState.Connected) return;
+  ui.chatInput.value = "";
+  void sendChat(room, text);
+});
 ui.enableAudio.addEventListener("click", () => {
   void room?.startAudio().then(() => {
     ui.enableAudio.hidden = true;

@@ -46,7 +46,7 @@ from .live_translation import LANGUAGE, RoomTranslations, build_translator
 from .notekeeper import NoteKeeper, build_note_writer, is_notes_request
 from .notes import MeetingNotes
 from .replies import ReplyPolicy
-from .room_chat import FileCollector, MeetingChat, send_chat
+from .room_chat import FileCollector, MeetingChat, relay_chat, send_chat
 from .speech_translation import MultilingualSTTs
 from .spoken_translation import SpokenTranslations, build_spoken_translations
 from .stage import ModerationStage
@@ -307,10 +307,25 @@ class _Lines:
 
     async def on_chat(self, identity: str, name: str, text: str) -> None:
         """A chat message: moderated, recorded, kept, and answered in chat when addressed."""
-        stage = self._moderation
-        screened = await stage.screen(text, speaker=identity, source="chat") if stage else text
+        screened = await self._screen_chat(identity, text)
+        if screened is not None:
+            await self._chat_line(identity, name, screened)
+
+    async def on_relayed_chat(self, identity: str, name: str, text: str) -> None:
+        """A chat message for the room sent to the agent to moderate (``auralink.chat``): posted
+        on ``lk.chat`` for everyone as it may be posted (redacted), never when blocked; then
+        handled as any chat line."""
+        screened = await self._screen_chat(identity, text)
         if screened is None:
             return
+        await relay_chat(self._room, screened, sender=identity)
+        await self._chat_line(identity, name, screened)
+
+    async def _screen_chat(self, identity: str, text: str) -> str | None:
+        stage = self._moderation
+        return await stage.screen(text, speaker=identity, source="chat") if stage else text
+
+    async def _chat_line(self, identity: str, name: str, screened: str) -> None:
         now = datetime.now(UTC)
         if self._reporter is not None:
             self._reporter.turn(role="user", speaker=identity, text=screened, spoken_at=now)
@@ -472,7 +487,7 @@ async def attach_meeting(
         lines=lines,
     )
     if meeting.chat:
-        caps.chat = MeetingChat(room=room, on_message=lines.on_chat)
+        caps.chat = MeetingChat(room=room, on_message=lines.on_chat, on_relay=lines.on_relayed_chat)
         caps.chat.start()
     if meeting.files:
         if reporter is None:
