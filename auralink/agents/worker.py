@@ -118,6 +118,10 @@ def apply_features(spec: AgentSpec, features: object) -> AgentSpec:
         # everything that translates goes: captions, Whisper's English, the spoken tracks
         off = {"translate": False, "multilingual": False, "speak_translations": [], "translation_voices": {}}
         changes["meeting"] = spec.meeting.model_copy(update=off)
+    # meeting notes and kept files: what an organisation may not want stored
+    stored = {n: False for n in ("notes", "files") if features.get(n) is False and getattr(spec.meeting, n)}
+    if stored:
+        changes["meeting"] = changes.get("meeting", spec.meeting).model_copy(update=stored)
     return spec.model_copy(update=changes) if changes else spec
 
 

@@ -63,6 +63,8 @@ class Feature(StrEnum):
     TRANSLATION = "translation"
     MODERATION = "moderation"
     MCP = "mcp"
+    NOTES = "notes"
+    FILES = "files"
 
 
 #: the toggles before any organisation or agent changes them; recording waits for a yes
@@ -73,6 +75,8 @@ FEATURE_DEFAULTS: Mapping[Feature, bool] = MappingProxyType(
         Feature.TRANSLATION: True,
         Feature.MODERATION: True,
         Feature.MCP: True,
+        Feature.NOTES: True,
+        Feature.FILES: True,
     }
 )
 

@@ -77,6 +77,8 @@ class FeatureToggles(BaseModel):
     )
     moderation: bool = Field(description="moderation of what is said and typed")
     mcp: bool = Field(description="tools from MCP servers")
+    notes: bool = Field(description="meeting notes: summary, decisions, action items, follow-ups")
+    files: bool = Field(description="keeping files shared in meeting rooms")
 
 
 class FeatureTogglesUpdate(StrictBody):
@@ -89,6 +91,8 @@ class FeatureTogglesUpdate(StrictBody):
     translation: bool | None = None
     moderation: bool | None = None
     mcp: bool | None = None
+    notes: bool | None = None
+    files: bool | None = None
 
 
 class AgentWarning(BaseModel):

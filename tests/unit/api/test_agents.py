@@ -203,7 +203,15 @@ async def test_a_database_agent_shadows_the_file_one_in_a_link_session(api: Api)
         (agent,) = config.agents
         return json.loads(agent.metadata), json.loads(config.metadata)
 
-    defaults = {"memory": True, "recording": False, "translation": True, "moderation": True, "mcp": True}
+    defaults = {
+        "memory": True,
+        "recording": False,
+        "translation": True,
+        "moderation": True,
+        "mcp": True,
+        "notes": True,
+        "files": True,
+    }
     metadata, room = await dispatch()
     assert metadata == {"agent": "barista", "org": org_id, "features": defaults}
     assert "agent_version" not in room

@@ -113,6 +113,11 @@ def test_the_organisations_rules_are_a_floor_and_its_toggles_win() -> None:
     assert off.meeting.multilingual is False and off.meeting.speak_translations == []
     assert AgentSpec.model_validate(off.model_dump(by_alias=True)) == off  # still a valid spec
 
+    keeping = _spec(meeting={"transcribe": True, "notes": True, "files": True, "translate": True})
+    kept = apply_features(keeping, {"notes": False, "files": False, "translation": True})
+    assert (kept.meeting.notes, kept.meeting.files, kept.meeting.translate) == (False, False, True)
+    assert apply_features(keeping, {"notes": True}) is keeping  # on leaves the spec as it is
+
 
 @pytest.mark.parametrize(
     ("text", "asks"),
