@@ -248,7 +248,8 @@ class CallReporter:
 
     async def upload(self, data: bytes, *, name: str, mime: str, sender: str) -> str | None:
         """Upload one file shared in the room; its id, or None (logged, without the name) when the
-        API refused it (413 too large, 415 type refused) or could not be reached."""
+        API refused it (403 files off for the organisation, 413 too large, 415 type refused) or
+        could not be reached."""
         token = ingest_token(api_key=self._key, api_secret=self._secret, room_sid=self._room_sid)
         try:
             response = await self._client.post(
@@ -260,7 +261,7 @@ class CallReporter:
         except httpx.HTTPError as e:
             logger.warning("file upload for room %s failed: %s", self._room_sid, type(e).__name__)
             return None
-        if response.status_code in (413, 415):
+        if response.status_code in (403, 413, 415):
             logger.warning(
                 "file upload for room %s refused: HTTP %d (%s, %d bytes)",
                 self._room_sid,

@@ -24,6 +24,7 @@ __all__ = [
     "AgentStoreDep",
     "Feature",
     "ResolvedAgent",
+    "call_toggles",
     "effective_features",
     "get_agent_store",
     "merge_toggles",
@@ -87,6 +88,22 @@ def effective_features(*layers: Mapping[str, bool]) -> dict[str, bool]:
     for layer in layers:
         out.update({k: v for k, v in layer.items() if k in out and isinstance(v, bool)})
     return out
+
+
+async def call_toggles(session: AsyncSession, *, org_id: str, agent: str | None) -> dict[str, bool]:
+    """The effective toggles of a call's agent now: its own (a database agent) over the
+    organisation's, over the defaults. The API checks them again where a worker's report would
+    store something (a dispatch rule may hold toggles older than a change)."""
+    organisation = await session.get(Organisation, org_id)
+    layers: list[Mapping[str, bool]] = [dict(organisation.features or {}) if organisation else {}]
+    if agent:
+        own = await session.scalar(
+            select(AgentRecord.features).where(
+                AgentRecord.org_id == org_id, AgentRecord.name == agent, AgentRecord.deleted_at.is_(None)
+            )
+        )
+        layers.append(dict(own or {}))
+    return effective_features(*layers)
 
 
 def merge_toggles(current: Mapping[str, bool], changes: Mapping[str, bool | None]) -> dict[str, bool]:

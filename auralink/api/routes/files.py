@@ -22,11 +22,12 @@ from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
+from auralink.api.agent_store import call_toggles
 from auralink.api.audit import audit_read, record
 from auralink.api.auth import Principal
 from auralink.api.db import Call, CallFile, is_id, new_id, utcnow
 from auralink.api.deps import SessionDep, SettingsDep, require, writes
-from auralink.api.errors import NotFound, TooLarge
+from auralink.api.errors import NotFound, PermissionDenied, TooLarge
 from auralink.api.files import allowed_types, check_file, file_path, safe_name
 from auralink.api.permissions import Action
 from auralink.api.schemas import ErrorBody
@@ -69,6 +70,10 @@ def _write(path: Path, data: bytes) -> None:
     status_code=201,
     responses={
         401: {"model": ErrorBody, "description": "not a worker token for this room"},
+        403: {
+            "model": ErrorBody,
+            "description": "files are off for this organisation or agent (features.files)",
+        },
         404: {"model": ErrorBody, "description": "no call of an organisation in this room yet"},
         413: {"model": ErrorBody, "description": "over AURALINK_MEETING_FILE_MAX_BYTES"},
         415: {"model": ErrorBody, "description": "a type not accepted, or bytes that are not that type"},
@@ -89,6 +94,10 @@ async def upload(
     call = await session.scalar(select(Call).where(Call.room_sid == room_sid))
     if call is None or call.org_id is None:
         raise NotFound("call in room", room_sid)
+    if not (await call_toggles(session, org_id=call.org_id, agent=call.agent))["files"]:
+        raise PermissionDenied(
+            "files are off for this organisation or agent (features.files); nothing was kept"
+        )
     limit = settings.meeting_file_max_bytes
     chunks: list[bytes] = []
     size = 0

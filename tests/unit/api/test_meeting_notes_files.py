@@ -245,3 +245,18 @@ async def test_files_over_the_limit_are_refused_with_413(api: Api) -> None:
     r = await upload(api, sid, PNG + bytes(2000), mime="image/png", name="big.png")
     assert r.status_code == 413, r.text
     assert (await upload(api, sid, PNG, mime="image/png")).status_code == 201
+
+
+async def test_with_files_off_for_the_organisation_no_file_is_kept(api: Api) -> None:
+    org_id, owner = await _org(api)
+    sid = "RM_files_off"
+    call_id = (await _report(api, sid, [], metadata=_metadata(org_id))).json()["call_id"]
+    r = await owner.patch(f"/v1/organisations/{org_id}/features", json={"files": False})
+    assert r.status_code == 200, r.text
+    r = await upload(api, sid, PNG, mime="image/png", name="shot.png")
+    assert r.status_code == 403, r.text
+    assert "features.files" in r.json()["error"]["message"]
+    assert (await owner.get(f"/v1/calls/{call_id}/files")).json() == []
+    r = await owner.patch(f"/v1/organisations/{org_id}/features", json={"files": None})  # inherit: on
+    assert r.status_code == 200, r.text
+    assert (await upload(api, sid, PNG, mime="image/png", name="shot.png")).status_code == 201
