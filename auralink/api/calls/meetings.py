@@ -14,6 +14,7 @@ __all__ = ["notes_text", "store_moderation", "store_notes"]
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auralink.api.agent_store import call_toggles
 from auralink.api.db import Call, CallNotes, ModerationDecision, new_id, utcnow
 from auralink.api.schemas.meetings import IngestModeration, IngestNotes
 from auralink.api.webhooks import ModerationFlagged, SummaryReady, enqueue
@@ -74,8 +75,12 @@ def notes_text(notes: MeetingNotes) -> str:
 
 
 async def store_notes(session: AsyncSession, call: Call, event: IngestNotes) -> tuple[CallNotes | None, int]:
-    """Store (or replace) the call's notes; (the row, webhook deliveries queued)."""
+    """Store (or replace) the call's notes; (the row, webhook deliveries queued). Nothing is kept
+    when the ``notes`` toggle is off for the organisation or the call's agent now (a dispatch may
+    carry toggles older than a change)."""
     if call.org_id is None:
+        return None, 0
+    if not (await call_toggles(session, org_id=call.org_id, agent=call.agent))["notes"]:
         return None, 0
     now = utcnow()
     data = event.notes.model_dump(mode="json")

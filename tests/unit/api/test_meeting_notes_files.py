@@ -260,3 +260,17 @@ async def test_with_files_off_for_the_organisation_no_file_is_kept(api: Api) -> 
     r = await owner.patch(f"/v1/organisations/{org_id}/features", json={"files": None})  # inherit: on
     assert r.status_code == 200, r.text
     assert (await upload(api, sid, PNG, mime="image/png", name="shot.png")).status_code == 201
+
+
+async def test_with_notes_off_for_the_organisation_a_workers_notes_are_not_kept(api: Api) -> None:
+    org_id, owner = await _org(api)
+    meta = _metadata(org_id)
+    r = await owner.patch(f"/v1/organisations/{org_id}/features", json={"notes": False})
+    assert r.status_code == 200, r.text
+    r = await _report(
+        api, "RM_notes_off", [{"type": "notes", "notes": notes_body(), "final": True}], metadata=meta
+    )
+    assert r.status_code == 200 and r.json()["notes"] == 0, r.text  # accepted, not kept
+    call_id = r.json()["call_id"]
+    assert (await owner.get(f"/v1/calls/{call_id}")).json()["has_notes"] is False
+    assert (await owner.get(f"/v1/calls/{call_id}/notes")).status_code == 404
