@@ -234,9 +234,11 @@ class FloorControl:
         self._speaking.setdefault(identity, self._clock())
         self._last_human = self._clock()
 
-    def human_stopped(self, identity: str) -> None:
+    def human_stopped(self, identity: str, *, at: float | None = None) -> None:
+        """``identity`` stopped speaking now, or at ``at`` (on this object's clock) when known."""
         if self._speaking.pop(identity, None) is not None:
-            self._last_human = self._clock()
+            now = self._clock()
+            self._last_human = now if at is None else min(now, max(at, self._last_human or at))
 
     def participant_left(self, identity: str) -> None:
         self.human_stopped(identity)

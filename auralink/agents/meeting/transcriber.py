@@ -39,7 +39,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from livekit import rtc
 from livekit.agents import stt, utils, vad
@@ -55,7 +55,17 @@ LineHandler = Callable[[CaptionLine], None]
 Screen = Callable[[CaptionLine], Awaitable[CaptionLine | None]]
 Captioned = Callable[[CaptionLine], Awaitable[None]]
 CaptionAttributes = Mapping[str, str] | Callable[[CaptionLine], Mapping[str, str]]
+
+
+class SpeakingHandler(Protocol):
+    """``(identity, speaking, ended_at=...)``: a human's voice activity; ``ended_at`` is when their
+    speech ended (``time.monotonic()``) when that was earlier than the call."""
+
+    def __call__(self, identity: str, speaking: bool, *, ended_at: float | None = None) -> None: ...
+
+
 _STT_RATE = 16_000
+_HOLD_S = 3.0  # the longest a VAD-cut speaker is held as speaking while their line is transcribed
 
 SPOKEN_LANGUAGE = "auralink.spoken_language"
 """Participant attribute: the language a participant speaks, when not the one they read."""
@@ -109,7 +119,7 @@ class MeetingTranscriber:
         screen: Screen | None = None,
         on_captioned: Captioned | None = None,
         caption_attributes: CaptionAttributes | None = None,
-        on_speaking: Callable[[str, bool], None] | None = None,
+        on_speaking: SpeakingHandler | None = None,
         language: str = "en",
         stt_for: Callable[[str], stt.STT[Any]] | None = None,
     ) -> None:
@@ -130,6 +140,7 @@ class MeetingTranscriber:
         self._screen, self._on_captioned = screen, on_captioned
         self._extra: CaptionAttributes = caption_attributes or {}
         self._on_speaking = on_speaking
+        self._holds: dict[str, tuple[float, asyncio.TimerHandle]] = {}  # end of speech, release
         self._speakers: dict[str, _Speaker] = {}  # by participant identity
         self._had_human = False
         self._closed = False
@@ -171,6 +182,9 @@ class MeetingTranscriber:
             self._room.off("participant_connected", self._on_participant_connected)
             self._room.off("participant_disconnected", self._on_participant_disconnected)
             self._room.off("participant_attributes_changed", self._on_attributes_changed)
+        for _ended, release in self._holds.values():
+            release.cancel()
+        self._holds.clear()
         tasks = [s.task for s in self._speakers.values()]
         self._speakers.clear()
         await utils.aio.cancel_and_wait(*tasks)
@@ -206,6 +220,7 @@ class MeetingTranscriber:
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         self._stop(participant.identity)
+        self._unhold(participant.identity)
         self._speaking(participant.identity, False)
         if self._had_human and not self.humans() and self._on_empty is not None and not self._closed:
             self._on_empty()
@@ -283,7 +298,13 @@ class MeetingTranscriber:
 
         forwarding = asyncio.create_task(forward(), name=f"auralink-captions-audio-{track_sid}")
         try:
-            await self._read(recognizer, participant, track_sid, language=language)
+            await self._read(
+                recognizer,
+                participant,
+                track_sid,
+                language=language,
+                vad_cut=isinstance(engine, stt.StreamAdapter),
+            )
         except Exception as e:  # one speaker's failure must not stop the others' captions
             logger.warning("captions for track %s stopped: %s", track_sid, type(e).__name__)
         finally:
@@ -300,14 +321,20 @@ class MeetingTranscriber:
         track_sid: str,
         *,
         language: str = "",
+        vad_cut: bool = False,
     ) -> None:
+        """``vad_cut``: the STT is cut by the VAD (livekit's StreamAdapter), whose next voice event
+        waits until the utterance it just cut is transcribed: the speaker is held as speaking from
+        the end of speech until that transcript (at most ``_HOLD_S``), so someone who pauses
+        between sentences does not look silent to floor control while Whisper works."""
+        identity = participant.identity
         segment, started = "", time.time()
         async for ev in recognizer:
-            if ev.type == stt.SpeechEventType.START_OF_SPEECH:
-                segment, started = utils.shortuuid("SG_"), time.time()
-                self._speaking(participant.identity, True)
-            elif ev.type == stt.SpeechEventType.END_OF_SPEECH:
-                self._speaking(participant.identity, False)
+            if ev.type in (stt.SpeechEventType.START_OF_SPEECH, stt.SpeechEventType.END_OF_SPEECH):
+                starts = ev.type == stt.SpeechEventType.START_OF_SPEECH
+                if starts:
+                    segment, started = utils.shortuuid("SG_"), time.time()
+                self._voice_activity(identity, starts=starts, vad_cut=vad_cut)
             elif ev.type in (stt.SpeechEventType.INTERIM_TRANSCRIPT, stt.SpeechEventType.FINAL_TRANSCRIPT):
                 text = ev.alternatives[0].text.strip() if ev.alternatives else ""
                 if not text:
@@ -330,6 +357,7 @@ class MeetingTranscriber:
                 if not final and self._screen is not None:
                     continue  # interim words are unchecked: only screened finals are shown
                 if final:
+                    self._release(identity)
                     segment, started = "", time.time()
                     handed = await self._hand_on(line)
                     if handed is None:
@@ -357,12 +385,39 @@ class MeetingTranscriber:
             logger.warning("a caption line handler failed: %s", type(e).__name__)
         return line
 
-    def _speaking(self, identity: str, speaking: bool) -> None:
+    def _speaking(self, identity: str, speaking: bool, *, ended_at: float | None = None) -> None:
         if self._on_speaking is not None:
             try:
-                self._on_speaking(identity, speaking)
+                self._on_speaking(identity, speaking, ended_at=ended_at)
             except Exception as e:
                 logger.warning("a voice activity handler failed: %s", type(e).__name__)
+
+    def _voice_activity(self, identity: str, *, starts: bool, vad_cut: bool) -> None:
+        if starts:
+            self._unhold(identity)
+            self._speaking(identity, True)
+        elif vad_cut:
+            self._hold(identity, ended_at=time.monotonic())
+        else:
+            self._speaking(identity, False)
+
+    def _hold(self, identity: str, *, ended_at: float) -> None:
+        """Keep ``identity`` speaking until their transcript (or ``_HOLD_S``); see :meth:`_read`."""
+        self._unhold(identity)
+        task = asyncio.get_running_loop().call_later(_HOLD_S, self._release, identity)
+        self._holds[identity] = (ended_at, task)
+
+    def _unhold(self, identity: str) -> None:
+        held = self._holds.pop(identity, None)
+        if held is not None:
+            held[1].cancel()
+
+    def _release(self, identity: str) -> None:
+        """The held speaker stopped when their speech ended (not now)."""
+        held = self._holds.pop(identity, None)
+        if held is not None:
+            held[1].cancel()
+            self._speaking(identity, False, ended_at=held[0])
 
     def _line(
         self,

@@ -112,10 +112,11 @@ class Floor:
         else:
             self.control.agent_stopped()
 
-    def on_speaking(self, identity: str, speaking: bool) -> None:
-        """The transcriber's voice activity of one human."""
+    def on_speaking(self, identity: str, speaking: bool, *, ended_at: float | None = None) -> None:
+        """The transcriber's voice activity of one human (``ended_at``: when their speech ended,
+        ``time.monotonic()``, if earlier than now)."""
         if not speaking:
-            self.control.human_stopped(identity)
+            self.control.human_stopped(identity, at=ended_at)
             return
         self.control.human_started(identity)
         if self.control.agent_speaking:

@@ -1,0 +1,101 @@
+"""Floor control with a VAD-cut STT: livekit's StreamAdapter sends no voice event while it
+transcribes the utterance it just cut, so a speaker who pauses between sentences would look silent
+for as long as Whisper takes. The transcriber holds them as speaking from the end of speech until
+that transcript (at most ``_HOLD_S``), and reports when their speech really ended."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import cast
+
+import pytest
+from livekit import rtc
+from livekit.agents import stt
+
+from auralink.agents.meeting import transcriber as transcriber_module
+from auralink.agents.meeting.transcriber import MeetingTranscriber
+from tests.unit.meeting.stt_fakes import StreamingSTT, said
+from tests.unit.meeting.test_wiring_room import FakeRoom
+
+
+class _Activity:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bool, float | None, float]] = []
+
+    def __call__(self, identity: str, speaking: bool, *, ended_at: float | None = None) -> None:
+        self.calls.append((identity, speaking, ended_at, time.monotonic()))
+
+
+async def _paced(*steps: tuple[float, stt.SpeechEvent]) -> AsyncIterator[stt.SpeechEvent]:
+    for delay, ev in steps:
+        await asyncio.sleep(delay)
+        yield ev
+
+
+def _transcriber(room: FakeRoom, activity: _Activity) -> MeetingTranscriber:
+    return MeetingTranscriber(
+        room=cast(rtc.Room, room),
+        stt_engine=StreamingSTT(),
+        vad_model=None,
+        room_started_at=datetime.now(UTC),
+        on_line=lambda _line: None,
+        captions=False,
+        on_speaking=activity,
+    )
+
+
+async def test_a_vad_cut_speaker_stays_speaking_until_the_transcript_with_the_real_end_time() -> None:
+    room, activity = FakeRoom(), _Activity()
+    ada = room.join("ada", "Ada")
+    transcriber = _transcriber(room, activity)
+    start, end = (
+        stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH),
+        stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH),
+    )
+    final = said("Hi, you have reached Sam.", stt.SpeechEventType.FINAL_TRANSCRIPT)
+    recognizer = _paced((0, start), (0.05, end), (0.4, final))  # Whisper takes 0.4 s
+    ended = time.monotonic() + 0.05
+    await transcriber._read(cast(stt.RecognizeStream, recognizer), ada, "TR_ada", vad_cut=True)
+    await transcriber.aclose()
+    (on, off) = activity.calls
+    assert on[:2] == ("ada", True)
+    assert off[:2] == ("ada", False)
+    assert off[3] - ended >= 0.35  # reported only once the transcript came
+    assert off[2] is not None and abs(off[2] - ended) < 0.1  # with the time the speech ended
+
+
+async def test_without_a_transcript_the_hold_ends_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transcriber_module, "_HOLD_S", 0.1)
+    room, activity = FakeRoom(), _Activity()
+    ada = room.join("ada", "Ada")
+    transcriber = _transcriber(room, activity)
+    recognizer = _paced(
+        (0, stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH)),
+        (0.02, stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH)),  # a cough: no words
+    )
+    await transcriber._read(cast(stt.RecognizeStream, recognizer), ada, "TR_ada", vad_cut=True)
+    await asyncio.sleep(0.3)
+    await transcriber.aclose()
+    assert [c[:2] for c in activity.calls] == [("ada", True), ("ada", False)]
+
+
+async def test_speech_that_resumes_keeps_the_speaker_speaking_and_a_streaming_stt_is_not_held() -> None:
+    room, activity = FakeRoom(), _Activity()
+    ada = room.join("ada", "Ada")
+    transcriber = _transcriber(room, activity)
+    start, end = (
+        stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH),
+        stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH),
+    )
+    await transcriber._read(
+        cast(stt.RecognizeStream, _paced((0, start), (0.02, end), (0.02, start))), ada, "TR_ada", vad_cut=True
+    )
+    assert [c[:2] for c in activity.calls] == [("ada", True), ("ada", True)]  # never reported silent
+    activity.calls.clear()
+    await transcriber._read(cast(stt.RecognizeStream, _paced((0, start), (0.02, end))), ada, "TR_ada")
+    await transcriber.aclose()
+    assert [c[:2] for c in activity.calls] == [("ada", True), ("ada", False)]  # at once
+    assert activity.calls[1][2] is None
