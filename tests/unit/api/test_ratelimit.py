@@ -90,7 +90,11 @@ async def _key(api: Api) -> str:
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     async with open_api(
-        sqlite_url(tmp_path), tmp_path, rate_limit_per_minute=60, rate_limit_burst=3
+        # a token every 3 s: a busy CI machine once earned one mid-burst at 60/min
+        sqlite_url(tmp_path),
+        tmp_path,
+        rate_limit_per_minute=20,
+        rate_limit_burst=3,
     ) as harness:
         yield harness
 
@@ -101,11 +105,11 @@ async def test_a_key_bursts_then_gets_429_with_retry_after_and_is_let_in_after_r
         assert (await sdk.get("/v1/keys")).status_code == 200
     r = await sdk.get("/v1/keys")
     assert r.status_code == 429
-    assert r.headers["retry-after"] == "1"
+    assert r.headers["retry-after"] == "3"
     error = r.json()["error"]
     assert error["type"] == "RateLimited"
-    assert "per API key" in error["message"] and "60 requests per minute" in error["message"]
-    await asyncio.sleep(1.1)  # one token per second at 60/min
+    assert "per API key" in error["message"] and "20 requests per minute" in error["message"]
+    await asyncio.sleep(3.1)  # one token every 3 s at 20/min
     assert (await sdk.get("/v1/keys")).status_code == 200
     assert (await sdk.get("/v1/keys")).status_code == 429
 
