@@ -128,6 +128,7 @@ class TwilioStreamClient:
     _sequence: int = 0
     _chunk: int = 0
     _started_at: float = 0.0
+    _stopped: bool = False
 
     async def __aenter__(self) -> TwilioStreamClient:
         self._session = aiohttp.ClientSession()
@@ -209,6 +210,8 @@ class TwilioStreamClient:
     async def _stream(self, ulaw: bytes) -> float:
         start = time.monotonic()
         for i, offset in enumerate(range(0, len(ulaw), _FRAME_BYTES)):
+            if self._stopped or self.closed.is_set():
+                break  # as on Twilio: no media after the stream stopped or the socket closed
             await self.send_media(ulaw[offset : offset + _FRAME_BYTES])
             ahead = start + (i + 1) * FRAME_S - time.monotonic()
             if ahead > 0:
@@ -237,6 +240,7 @@ class TwilioStreamClient:
         )
 
     async def stop(self) -> None:
+        self._stopped = True
         await self._send(
             {
                 "event": "stop",
