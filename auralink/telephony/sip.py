@@ -32,17 +32,15 @@ __all__ = [
 
 import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-import aiohttp
 from livekit import api
 from livekit.api.room_service import RoomService
 from livekit.api.sip_service import SipService
 
 from auralink.core import MissingCredential, ProviderError
+from auralink.telephony.livekit_errors import livekit_call, not_found
 
 logger = logging.getLogger("auralink.telephony")
 
@@ -118,24 +116,6 @@ def read_password(auth: SipAuth, *, what: str) -> str:
     if not value:
         raise MissingCredential(auth.password_env, what=what)
     return value
-
-
-@asynccontextmanager
-async def _livekit(doing: str) -> AsyncIterator[None]:
-    """LiveKit's and the network's failures while ``doing`` become :class:`ProviderError`."""
-    try:
-        yield
-    except api.TwirpError as e:
-        raise ProviderError(f"LiveKit refused to {doing}: {e.message} ({e.code})") from e
-    except (aiohttp.ClientError, TimeoutError, OSError) as e:
-        raise ProviderError(
-            f"LiveKit is not reachable to {doing} ({type(e).__name__}); is livekit-server running?",
-            retryable=True,
-        ) from e
-
-
-def _missing(e: api.TwirpError) -> bool:
-    return e.code == "not_found" or e.status == 404
 
 
 def dial_status(code: int | None) -> DialStatus:
@@ -214,10 +194,10 @@ class SipProvisioner:
         request = self.inbound_trunk_request(
             number=number, name=name, allowed_addresses=allowed_addresses, auth=auth
         )
-        async with _livekit("create the inbound SIP trunk"):
+        async with livekit_call("create the inbound SIP trunk"):
             trunk = await self._sip.create_inbound_trunk(request)
         try:
-            async with _livekit("create the SIP dispatch rule"):
+            async with livekit_call("create the SIP dispatch rule"):
                 rule = await self._sip.create_dispatch_rule(
                     self.dispatch_rule_request(trunk_id=trunk.sip_trunk_id, name=name, route=route)
                 )
@@ -240,13 +220,13 @@ class SipProvisioner:
         trunk = self.inbound_trunk_request(
             number=number, name=name, allowed_addresses=allowed_addresses, auth=auth
         ).trunk
-        async with _livekit("update the inbound SIP trunk"):
+        async with livekit_call("update the inbound SIP trunk"):
             await self._sip.update_inbound_trunk(inbound.trunk_id, trunk)
 
     async def update_route(self, inbound: InboundNumber, *, name: str, route: NumberRoute) -> None:
         """Point the number's calls at another agent (or a new spec), in place."""
         rule = self.dispatch_rule_request(trunk_id=inbound.trunk_id, name=name, route=route).dispatch_rule
-        async with _livekit("update the SIP dispatch rule"):
+        async with livekit_call("update the SIP dispatch rule"):
             await self._sip.update_dispatch_rule(inbound.dispatch_rule_id, rule)
 
     async def detach_number(self, inbound: InboundNumber) -> None:
@@ -256,20 +236,20 @@ class SipProvisioner:
 
     async def delete_dispatch_rule(self, rule_id: str) -> None:
         try:
-            async with _livekit("delete the SIP dispatch rule"):
+            async with livekit_call("delete the SIP dispatch rule"):
                 await self._sip.delete_dispatch_rule(
                     api.DeleteSIPDispatchRuleRequest(sip_dispatch_rule_id=rule_id)
                 )
         except ProviderError as e:
-            if not (isinstance(e.__cause__, api.TwirpError) and _missing(e.__cause__)):
+            if not not_found(e):
                 raise
 
     async def delete_trunk(self, trunk_id: str) -> None:
         try:
-            async with _livekit("delete the SIP trunk"):
+            async with livekit_call("delete the SIP trunk"):
                 await self._sip.delete_trunk(api.DeleteSIPTrunkRequest(sip_trunk_id=trunk_id))
         except ProviderError as e:
-            if not (isinstance(e.__cause__, api.TwirpError) and _missing(e.__cause__)):
+            if not not_found(e):
                 raise
 
     async def _forget_trunk(self, trunk_id: str) -> None:
@@ -279,12 +259,12 @@ class SipProvisioner:
             logger.warning("could not remove a half-made SIP trunk %s: %s", trunk_id, e)
 
     async def list_inbound_trunk_ids(self) -> list[str]:
-        async with _livekit("list the inbound SIP trunks"):
+        async with livekit_call("list the inbound SIP trunks"):
             found = await self._sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())
         return [t.sip_trunk_id for t in found.items]
 
     async def list_dispatch_rule_ids(self) -> list[str]:
-        async with _livekit("list the SIP dispatch rules"):
+        async with livekit_call("list the SIP dispatch rules"):
             found = await self._sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest())
         return [r.sip_dispatch_rule_id for r in found.items]
 
@@ -306,13 +286,13 @@ class SipProvisioner:
     async def update_outbound_trunk(self, trunk_id: str, *, name: str, trunk: OutboundTrunk) -> None:
         """Replace the outbound trunk's settings in place."""
         info = self.outbound_trunk_request(name=name, trunk=trunk).trunk
-        async with _livekit("update the outbound SIP trunk"):
+        async with livekit_call("update the outbound SIP trunk"):
             await self._sip.update_outbound_trunk(trunk_id, info)
 
     async def create_outbound_trunk(self, *, name: str, trunk: OutboundTrunk) -> str:
         """Make the outbound trunk; returns its id."""
         request = self.outbound_trunk_request(name=name, trunk=trunk)
-        async with _livekit("create the outbound SIP trunk"):
+        async with livekit_call("create the outbound SIP trunk"):
             made = await self._sip.create_outbound_trunk(request)
         return str(made.sip_trunk_id)
 
@@ -334,7 +314,7 @@ class SipProvisioner:
         """Make the room an outbound call is placed into, with the agent dispatched."""
         if self._rooms is None:
             raise ValueError("SipProvisioner needs rooms= (LiveKitAPI.room) to place calls")
-        async with _livekit("create the call's room"):
+        async with livekit_call("create the call's room"):
             await self._rooms.create_room(self.call_room_request(room=room, route=route))
 
     async def close_call_room(self, room: str) -> None:
@@ -342,7 +322,7 @@ class SipProvisioner:
         if self._rooms is None:
             return
         try:
-            async with _livekit("remove the unanswered call's room"):
+            async with livekit_call("remove the unanswered call's room"):
                 await self._rooms.delete_room(api.DeleteRoomRequest(room=room))
         except ProviderError as e:
             logger.warning("%s", e)
@@ -393,7 +373,7 @@ class SipProvisioner:
             ringing_timeout_s=ringing_timeout_s,
         )
         try:
-            async with _livekit("place the SIP call"):
+            async with livekit_call("place the SIP call"):
                 info = await self._sip.create_sip_participant(request)
         except ProviderError as e:
             cause = e.__cause__

@@ -11,12 +11,9 @@ from __future__ import annotations
 __all__ = ["router"]
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-import aiohttp
 from fastapi import APIRouter, Depends, status
 from livekit import api
 from sqlalchemy import select
@@ -41,6 +38,7 @@ from auralink.api.schemas import (
 from auralink.api.tokens import RoomMetadata, new_room_name
 from auralink.api.usage import QUOTA_RESPONSES, check_call_quotas
 from auralink.core import ProviderError
+from auralink.telephony.livekit_errors import livekit_call, not_found
 
 from .common import AUTH, CLASH, MISSING, TOO_LARGE, Responses
 
@@ -51,28 +49,10 @@ router = APIRouter(prefix="/v1/rooms", tags=["rooms"], responses=AUTH)
 UPSTREAM: Responses = {502: {"model": ErrorBody, "description": "LiveKit failed or is not reachable"}}
 
 
-@asynccontextmanager
-async def _livekit(doing: str) -> AsyncIterator[None]:
-    """Turn LiveKit's and the network's failures while ``doing`` into a :class:`ProviderError`."""
-    try:
-        yield
-    except api.TwirpError as e:
-        raise ProviderError(f"LiveKit refused to {doing}: {e.message} ({e.code})") from e
-    except (aiohttp.ClientError, TimeoutError, OSError) as e:
-        raise ProviderError(
-            f"LiveKit is not reachable to {doing} ({type(e).__name__}); is livekit-server running?",
-            retryable=True,
-        ) from e
-
-
-def _not_found(e: api.TwirpError) -> bool:
-    return e.code == "not_found" or e.status == 404
-
-
 async def _forget(livekit: api.LiveKitAPI, name: str) -> None:
     """Best effort: remove a half-made room (made, but a dispatch failed) from LiveKit."""
     try:
-        async with _livekit(f"remove the half-made room {name!r}"):
+        async with livekit_call(f"remove the half-made room {name!r}"):
             await livekit.room.delete_room(api.DeleteRoomRequest(room=name))
     except ProviderError as e:
         logger.warning("%s", e)
@@ -143,7 +123,7 @@ async def create(
         await session.rollback()
         raise Conflict(f"a room named {room.name!r} already exists; pick another name") from None
     try:
-        async with _livekit(f"create the room {room.name!r}"):
+        async with livekit_call(f"create the room {room.name!r}"):
             await livekit.room.create_room(
                 api.CreateRoomRequest(
                     name=room.name,
@@ -246,10 +226,10 @@ async def list_participants(
     """Who is in the room now (agents included); empty once LiveKit has closed the room."""
     owned = await _own(session, principal, room)
     try:
-        async with _livekit(f"list the participants of {owned.name!r}"):
+        async with livekit_call(f"list the participants of {owned.name!r}"):
             listed = await livekit.room.list_participants(api.ListParticipantsRequest(room=owned.name))
     except ProviderError as e:
-        if isinstance(e.__cause__, api.TwirpError) and _not_found(e.__cause__):
+        if not_found(e):
             return []
         raise
     return [_participant(p) for p in listed.participants]
@@ -265,10 +245,10 @@ async def end(
     """End the room: everyone in it is disconnected and the name is free again."""
     owned = await _own(session, principal, room)
     try:
-        async with _livekit(f"end the room {owned.name!r}"):
+        async with livekit_call(f"end the room {owned.name!r}"):
             await livekit.room.delete_room(api.DeleteRoomRequest(room=owned.name))
     except ProviderError as e:
-        if not (isinstance(e.__cause__, api.TwirpError) and _not_found(e.__cause__)):
+        if not not_found(e):
             raise
     await session.delete(owned)
     await session.commit()
