@@ -40,6 +40,7 @@ from livekit import rtc
 
 from auralink.core import AgentSpec
 from auralink.core.spec import PhoneSpec
+from auralink.core.tasks import TaskSet
 
 from .phone_tools import CallLine, PhoneTools
 
@@ -227,7 +228,7 @@ class PhoneCall:
         self.collector = DigitCollector(
             on_entry=self._on_entry, timeout_s=spec.dtmf_timeout_s, terminator=spec.dtmf_terminator
         )
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
         self._started_at = clock()
         self._speaking_since: float | None = None
         self._listening = False
@@ -253,10 +254,7 @@ class PhoneCall:
         self._stop_listening()
         if self._hushed:
             self.session.off("speech_created", self._hush_reply)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.aclose()
 
     # -- the caller
     def _on_participant(self, participant: Any) -> None:
@@ -318,7 +316,7 @@ class PhoneCall:
         self._listening = True
         self.session.on("user_input_transcribed", self._on_transcript)
         self.session.on("user_state_changed", self._on_user_state)
-        self._spawn(self._window_watch())
+        self._tasks.spawn(self._window_watch())
 
     def _stop_listening(self) -> None:
         if self._listening:
@@ -363,7 +361,7 @@ class PhoneCall:
             # the greeting is a user turn too: the LLM's answer to it must not be spoken
             self._hushed = True
             self.session.on("speech_created", self._hush_reply)
-            self._spawn(self._voicemail())
+            self._tasks.spawn(self._voicemail())
 
     def _hush_reply(self, ev: Any) -> None:
         """A machine answered: the only thing the agent says is ``voicemail_message`` (a ``say``)."""
@@ -392,11 +390,6 @@ class PhoneCall:
             elif self.clock() - quiet_since >= quiet_s:
                 return
             await asyncio.sleep(0.1)
-
-    def _spawn(self, coro: Any) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 def attach_phone(ctx: Any, spec: AgentSpec, session: Any) -> PhoneCall:

@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from auralink.core.tasks import TaskSet
+
 from .schemas import LinkInfo, LinkState
 
 logger = logging.getLogger("auralink.api")
@@ -49,7 +51,7 @@ class LinkCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, float, CachedLink]] = OrderedDict()
         self._loading: dict[str, asyncio.Future[CachedLink | None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     async def resolve(self, code: str, load: Callable[[], Awaitable[CachedLink]]) -> CachedLink:
         """The cached answer, or ``load()``'s (``load`` opens its own database session and
@@ -104,16 +106,11 @@ class LinkCache:
             except Exception as e:  # the stale answer stays until it expires; the next miss retries
                 logger.warning("refreshing a cached link failed: %s", type(e).__name__)
 
-        task = asyncio.get_running_loop().create_task(refresh())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(refresh())
 
     async def aclose(self) -> None:
         """Stop background refreshes (the app's lifespan calls this at shutdown)."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.aclose()
 
     def get(self, code: str) -> CachedLink | None:
         """The fresh answer for ``code``, if there is one."""

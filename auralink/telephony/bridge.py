@@ -53,11 +53,13 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from livekit import rtc
+
+from auralink.core.tasks import TaskSet
 
 from . import mulaw
 from .mediastreams import (
@@ -232,7 +234,7 @@ class MediaStreamBridge:
         self.stats = BridgeStats()
         self.room = rtc.Room()
         self._source: rtc.AudioSource | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self._send_lock = asyncio.Lock()
         # caller -> room
         self._upsample = mulaw.Resampler(input_rate=mulaw.TELEPHONE_RATE, output_rate=mulaw.ROOM_RATE)
@@ -263,7 +265,7 @@ class MediaStreamBridge:
             await self.room.local_participant.publish_track(track, options)
             for participant in self.room.remote_participants.values():
                 self._note_state(participant.attributes.get("lk.agent.state"))
-            self._spawn(self._pace(), "twilio-pacer")
+            self._tasks.spawn(self._pace(), name="twilio-pacer")
             logger.info("media stream %s joined room %s", self._stream_sid, self.room.name)
             await self._until_call_ends()
         finally:
@@ -294,12 +296,7 @@ class MediaStreamBridge:
         if self._closed:
             return
         self._closed = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.aclose()
         with contextlib.suppress(Exception):  # leaving a room that failed to join
             await self.room.disconnect()
         if self._source is not None:
@@ -322,12 +319,6 @@ class MediaStreamBridge:
             self.stats.malformed,
             self.stats.overflow,
         )
-
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     async def _send(self, text: str) -> None:
         async with self._send_lock:
@@ -399,7 +390,7 @@ class MediaStreamBridge:
     ) -> None:
         if track.kind == rtc.TrackKind.KIND_AUDIO and track.sid not in self._sources:
             source = self._add_source(track.sid, agent=self._is_agent(participant))
-            source.task = self._spawn(self._listen(track, source), f"twilio-listen-{track.sid}")
+            source.task = self._tasks.spawn(self._listen(track, source), name=f"twilio-listen-{track.sid}")
 
     def _on_track_gone(
         self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, _participant: rtc.RemoteParticipant
@@ -410,7 +401,7 @@ class MediaStreamBridge:
         if source.task is not None:
             source.task.cancel()
         if source.agent and (source.frames or self._has_audio()):
-            self._spawn(self._barge_in("the agent's audio stopped"), "twilio-clear")
+            self._tasks.spawn(self._barge_in("the agent's audio stopped"), name="twilio-clear")
 
     def _add_source(self, key: str, *, agent: bool) -> _Source:
         seconds = AGENT_BUFFER_S if agent else HUMAN_BUFFER_S
@@ -424,7 +415,7 @@ class MediaStreamBridge:
             self._note_state(changed["lk.agent.state"])
             recent_voice = time.monotonic() - self._caller_voice_at < BARGE_IN_WINDOW_S
             if was and not self._agent_speaking and recent_voice:
-                self._spawn(self._barge_in("the caller interrupted"), "twilio-clear")
+                self._tasks.spawn(self._barge_in("the caller interrupted"), name="twilio-clear")
 
     def _note_state(self, state: str | None) -> None:
         if state is not None:

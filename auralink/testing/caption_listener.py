@@ -8,13 +8,13 @@ from __future__ import annotations
 __all__ = ["CaptionListener", "SeenCaption"]
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from livekit import rtc
+
+from auralink.core.tasks import TaskSet
 
 SILENCE_RMS = 300.0
 
@@ -35,7 +35,7 @@ class CaptionListener:
     room: rtc.Room = field(default_factory=rtc.Room)
     captions: list[SeenCaption] = field(default_factory=list)
     agent_loud_s: float = 0.0
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _tasks: TaskSet = field(default_factory=TaskSet)
 
     async def join(self, url: str, token: str) -> None:
         self.room.register_text_stream_handler("lk.transcription", self._on_caption)
@@ -43,20 +43,11 @@ class CaptionListener:
         await self.room.connect(url, token, rtc.RoomOptions(auto_subscribe=True))
 
     async def aclose(self) -> None:
-        for t in list(self._tasks):
-            t.cancel()
-        for t in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await self._tasks.aclose()
         await self.room.disconnect()
 
-    def _spawn(self, coro: Any) -> None:
-        t = asyncio.ensure_future(coro)
-        self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
-
     def _on_caption(self, reader: rtc.TextStreamReader, sender: str) -> None:
-        self._spawn(self._read(reader, sender))
+        self._tasks.spawn(self._read(reader, sender))
 
     async def _read(self, reader: rtc.TextStreamReader, sender: str) -> None:
         attrs = dict(reader.info.attributes or {})
@@ -76,7 +67,7 @@ class CaptionListener:
         self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, who: rtc.RemoteParticipant
     ) -> None:
         if track.kind == rtc.TrackKind.KIND_AUDIO and who.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
-            self._spawn(self._measure(track))
+            self._tasks.spawn(self._measure(track))
 
     async def _measure(self, track: rtc.Track) -> None:
         stream = rtc.AudioStream(track, sample_rate=16000, num_channels=1)

@@ -7,14 +7,14 @@ from __future__ import annotations
 __all__ = ["TrackRecorder"]
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from livekit import rtc
+
+from auralink.core.tasks import TaskSet
 
 SAMPLE_RATE = 16000
 SILENCE_RMS = 300.0  # int16 RMS below this counts as silence
@@ -34,7 +34,7 @@ class TrackRecorder:
     room: rtc.Room = field(default_factory=rtc.Room)
     loud: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # arrival of loud 10 ms
     subscribed: list[tuple[str, str]] = field(default_factory=list)
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _tasks: TaskSet = field(default_factory=TaskSet)
 
     async def join(self, url: str, token: str) -> None:
         self.room.on("track_published", self._on_published)
@@ -45,11 +45,7 @@ class TrackRecorder:
                 self._on_published(publication, who)
 
     async def aclose(self) -> None:
-        for t in list(self._tasks):
-            t.cancel()
-        for t in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await self._tasks.aclose()
         await self.room.disconnect()
 
     def _on_published(self, publication: rtc.RemoteTrackPublication, who: rtc.RemoteParticipant) -> None:
@@ -63,9 +59,7 @@ class TrackRecorder:
             return
         key = (who.identity, publication.name)
         self.subscribed.append(key)
-        t = asyncio.ensure_future(self._record(track, self.loud.setdefault(key, [])))
-        self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._record(track, self.loud.setdefault(key, [])))
 
     async def _record(self, track: rtc.Track, loud: list[float]) -> None:
         stream = rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1, frame_size_ms=10)

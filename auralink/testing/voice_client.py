@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from livekit import rtc
 
+from auralink.core.tasks import TaskSet
+
 SAMPLE_RATE = 16000
 FRAME_MS = 10
 _FRAME = SAMPLE_RATE * FRAME_MS // 1000
@@ -66,7 +68,7 @@ class VoiceClient:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     agent_states: list[tuple[float, str]] = field(default_factory=list)
     _heard: list[_Heard] = field(default_factory=list)
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _tasks: TaskSet = field(default_factory=TaskSet)
     _source: rtc.AudioSource | None = None
     _mic: asyncio.Task[None] | None = None
     _speech: asyncio.Queue[np.ndarray] = field(default_factory=asyncio.Queue)
@@ -92,12 +94,11 @@ class VoiceClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        tasks = [t for t in (self._mic, *self._tasks) if t is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
+        if self._mic is not None:
+            self._mic.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+                await self._mic
+        await self._tasks.aclose()
         await self.room.disconnect()
         if self._source is not None:
             await self._source.aclose()
@@ -144,9 +145,7 @@ class VoiceClient:
         self, track: rtc.Track, pub: rtc.RemoteTrackPublication, who: rtc.RemoteParticipant
     ) -> None:
         if track.kind == rtc.TrackKind.KIND_AUDIO:
-            t = asyncio.ensure_future(self._listen(track))
-            self._tasks.add(t)
-            t.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._listen(track))
 
     async def _listen(self, track: rtc.Track) -> None:
         stream = rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1)
@@ -158,9 +157,7 @@ class VoiceClient:
             await stream.aclose()
 
     def _on_transcription(self, reader: rtc.TextStreamReader, identity: str) -> None:
-        t = asyncio.ensure_future(self._read_caption(reader, identity))
-        self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._read_caption(reader, identity))
 
     async def _read_caption(self, reader: rtc.TextStreamReader, identity: str) -> None:
         attrs = reader.info.attributes or {}

@@ -32,15 +32,15 @@ __all__ = [
     "send_chat",
 ]
 
-import asyncio
 import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from livekit import rtc
 from livekit.agents.types import TOPIC_CHAT
+
+from auralink.core.tasks import TaskSet
 
 from .transcriber import is_human
 
@@ -73,23 +73,7 @@ async def relay_chat(room: rtc.Room, text: str, *, sender: str) -> None:
         await writer.aclose()
 
 
-class _Owned:
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _close_tasks(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-class MeetingChat(_Owned):
+class MeetingChat:
     """Reads ``lk.chat`` (and, with ``on_relay``, :data:`RELAY_TOPIC`) from every human in ``room``.
     ``start()``, then ``aclose()``."""
 
@@ -101,7 +85,7 @@ class MeetingChat(_Owned):
         on_relay: MessageHandler | None = None,
         max_chars: int = 4000,
     ) -> None:
-        super().__init__()
+        self._tasks = TaskSet()
         self._room, self._on_message, self._max_chars = room, on_message, max_chars
         self._handlers = {TOPIC_CHAT: on_message} | ({RELAY_TOPIC: on_relay} if on_relay else {})
 
@@ -110,7 +94,7 @@ class MeetingChat(_Owned):
             self._room.register_text_stream_handler(topic, functools.partial(self._on_stream, handler))
 
     def _on_stream(self, handler: MessageHandler, reader: rtc.TextStreamReader, sender: str) -> None:
-        self._spawn(self._read(handler, reader, sender))
+        self._tasks.spawn(self._read(handler, reader, sender))
 
     async def _read(self, handler: MessageHandler, reader: rtc.TextStreamReader, sender: str) -> None:
         text = await reader.read_all()
@@ -126,14 +110,14 @@ class MeetingChat(_Owned):
         for topic in self._handlers:
             with contextlib.suppress(ValueError):
                 self._room.unregister_text_stream_handler(topic)
-        await self._close_tasks()
+        await self._tasks.aclose()
 
 
-class FileCollector(_Owned):
+class FileCollector:
     """Uploads files shared in ``room`` through ``upload`` (``CallReporter.upload``)."""
 
     def __init__(self, *, room: rtc.Room, upload: Upload, max_bytes: int = 25 * 1024 * 1024) -> None:
-        super().__init__()
+        self._tasks = TaskSet()
         self._room, self._upload, self._max = room, upload, max_bytes
         self._topics: list[str] = []
         self.uploaded: list[str] = []  # ids the API gave
@@ -149,7 +133,7 @@ class FileCollector(_Owned):
             self._topics.append(topic)
 
     def _on_stream(self, reader: rtc.ByteStreamReader, sender: str) -> None:
-        self._spawn(self._read(reader, sender))
+        self._tasks.spawn(self._read(reader, sender))
 
     async def _read(self, reader: rtc.ByteStreamReader, sender: str) -> None:
         info = reader.info
@@ -183,4 +167,4 @@ class FileCollector(_Owned):
             with contextlib.suppress(ValueError):
                 self._room.unregister_byte_stream_handler(topic)
         self._topics.clear()
-        await self._close_tasks()
+        await self._tasks.aclose()

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 __all__ = ["HOST_ATTRIBUTE", "LiveKitActionSink", "ModerationStage", "job_policy"]
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from livekit import api, rtc
@@ -31,6 +30,7 @@ from livekit.agents.types import TOPIC_CHAT
 
 from auralink.core import AgentSpec
 from auralink.core.moderation import Decision, ModerationPolicy, strongest_first
+from auralink.core.tasks import TaskSet
 
 from .moderation import ActionSink, Moderator, apply
 from .transcriber import is_human
@@ -114,13 +114,13 @@ class ModerationStage:
     def __init__(self, moderator: Moderator, *, sink: ActionSink) -> None:
         self.moderator = moderator
         self._sink = sink
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self.decisions = 0  # lines that matched a rule
         self.blocked = 0
 
     def warm(self) -> None:
         """Load the offline classifier in the background (the first line waits for it if need be)."""
-        self._spawn(self.moderator.warm())
+        self._tasks.spawn(self.moderator.warm())
 
     async def screen(self, text: str, *, speaker: str, source: Literal["speech", "chat"]) -> str | None:
         """The line as it may be forwarded (redacted), or None when it must not be."""
@@ -131,7 +131,7 @@ class ModerationStage:
             return None
         if decision.matched:
             self.decisions += 1
-            self._spawn(apply(decision, self._sink))
+            self._tasks.spawn(apply(decision, self._sink))
         if decision.blocked:
             self.blocked += 1
             return None
@@ -172,20 +172,14 @@ class ModerationStage:
         for decision in decisions:
             if decision.matched:
                 self.decisions += 1
-                self._spawn(apply(decision, self._sink))
+                self._tasks.spawn(apply(decision, self._sink))
         if first.blocked or any(d.blocked for _, d in others):
             self.blocked += 1
             return None
         return first.text, tuple((lang, d.text) for lang, d in others)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     async def aclose(self) -> None:
         await self.drain()  # actions are short: a warning or a mute

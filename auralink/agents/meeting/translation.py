@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import httpx
 
 from auralink.core.errors import ConfigError, MissingCredential, ProviderError, ProviderTimeout
+from auralink.core.tasks import TaskSet
 
 logger = logging.getLogger("auralink.agents")
 
@@ -512,7 +513,7 @@ class CaptionTranslator:
         self._cache: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         self._cache_size = cache_size
         self._inflight: dict[tuple[str, str, str], asyncio.Future[str]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
         self._unsupported: set[tuple[str, str]] = set()
         self.translations = 0  # provider calls made
         self.cache_hits = 0
@@ -551,7 +552,7 @@ class CaptionTranslator:
                         )
                     continue
                 origin, from_text = pivot, renderings[pivot]
-            task = asyncio.create_task(
+            self._tasks.spawn(
                 self._one(
                     line_id=line_id,
                     speaker=speaker,
@@ -562,8 +563,6 @@ class CaptionTranslator:
                     emit=emit,
                 )
             )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
     async def _one(
         self, *, line_id: str, speaker: str, text: str, src: str, lang: str, emit: Emit, line_src: str = ""
@@ -617,12 +616,8 @@ class CaptionTranslator:
 
     async def drain(self) -> None:
         """Waits until every scheduled translation was emitted or dropped."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     async def aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.aclose()
         await self.translator.aclose()

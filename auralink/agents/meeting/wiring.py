@@ -39,6 +39,7 @@ from livekit.agents.voice import room_io
 from auralink.agents.providers import build_stt
 from auralink.agents.reporting import CallReporter
 from auralink.core import AgentSpec, AuraLinkError, Settings
+from auralink.core.tasks import TaskSet
 
 from .addressing import FloorControl
 from .captions import CaptionLine
@@ -103,7 +104,7 @@ class Floor:
     def __init__(self, session: AgentSession[Any], *, control: FloorControl | None = None) -> None:
         self.control = control or FloorControl(group=True)
         self._session = session
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         session.on("agent_state_changed", self._on_agent_state)
 
     def _on_agent_state(self, ev: Any) -> None:
@@ -120,7 +121,7 @@ class Floor:
             return
         self.control.human_started(identity)
         if self.control.agent_speaking:
-            self._spawn(self._yield_if_still_talking())
+            self._tasks.spawn(self._yield_if_still_talking())
 
     async def _yield_if_still_talking(self) -> None:
         await asyncio.sleep(self.control.yield_after_s)
@@ -137,16 +138,8 @@ class Floor:
                 return
             await asyncio.sleep(min(left, wait if wait is not None else 0.1))
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.aclose()
 
 
 class _Responder:
@@ -156,13 +149,11 @@ class _Responder:
         self.policy = ReplyPolicy(spec)
         self._session, self._ctx, self.floor = session, ctx, floor
         self._chat_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
 
     def voice(self, *, speaker: str, prompt: str) -> None:
         """Reply aloud once the floor is free (nobody talking, a short quiet after)."""
-        task = asyncio.ensure_future(self._voice(speaker, prompt))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._voice(speaker, prompt))
 
     async def _voice(self, speaker: str, prompt: str) -> None:
         await self.floor.wait_for_turn()
@@ -170,10 +161,7 @@ class _Responder:
         handle.add_done_callback(lambda _h: self.policy.answered(speaker))
 
     async def aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.aclose()
         await self.floor.aclose()
 
     async def chat(self, *, speaker: str, prompt: str) -> None:
@@ -216,7 +204,7 @@ class _Lines:
         self._started_at, self._moderation, self._notes = started_at, moderation, notes
         self._language = primary(language)  # the agent's
         self._translate = translate
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
 
     def _others(self, identity: str) -> list[str]:
         return [
@@ -239,10 +227,7 @@ class _Lines:
         return self._notes is not None and is_notes_request(text)
 
     async def aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.aclose()
         await self._responder.aclose()
 
     async def screen(self, line: CaptionLine) -> CaptionLine | None:
@@ -282,16 +267,11 @@ class _Lines:
         if rendering or self._translate is None:
             self._hear(line, rendering or line.text)
             return
-        self._spawn(self._hear_translated(line, self._translate))
+        self._tasks.spawn(self._hear_translated(line, self._translate))
 
     async def _hear_translated(self, line: CaptionLine, translate: Translate) -> None:
         heard = await translate(line.text, line.language, self._language)
         self._hear(line, heard or line.text)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _hear(self, line: CaptionLine, heard: str) -> None:
         """What the agent hears of ``line``: kept for the notes, and answered when addressed."""
@@ -301,7 +281,7 @@ class _Lines:
         if not any(policy.should_answer(t, speaker=line.identity, others=others) for t in {line.text, heard}):
             return
         if self._wants_notes(heard):
-            self._spawn(self._notes_now(line.identity))
+            self._tasks.spawn(self._notes_now(line.identity))
         else:
             prompt = f"{line.name}: {heard}" if others else heard
             self._responder.voice(speaker=line.identity, prompt=prompt)

@@ -212,8 +212,7 @@ def test_an_agent_of_another_language_hears_the_original() -> None:
 
 async def _settled(lines: _Lines) -> None:
     """Until the lines being translated for the agent were heard."""
-    while lines._tasks:
-        await asyncio.gather(*list(lines._tasks))
+    await lines._tasks.drain()
 
 
 async def test_without_whispers_english_an_english_agent_hears_the_caption_translators() -> None:
