@@ -120,16 +120,27 @@ def find_cards(text: str, _hash: Hasher) -> list[_Span]:
 # What speech-to-text makes of a spoken card number: Whisper writes "4,111,111,111" or
 # "411111111111111111" or "4242-4242-4242-4242-4242" (digits lost, added or grouped as amounts), so
 # no Luhn check can hold. In speech, a run of at least 8 digits (spaces, commas, dots and hyphens
-# between them) said right after a card word is taken for a card number.
+# between them) said right after a card word is taken for a card number. The card word itself can
+# be lost: on a busy machine the VAD cut "my card number is 4111…" after "my car", and the next
+# line came as "Our number is 4,111,111,111,111." So a run of 13 to 20 digits is taken for a card
+# number anywhere in speech, unless it is money ("$", "dollars", …) or starts with a phone number's
+# "+": read-out digits that long are a card or an account, and redacting one by mistake costs less
+# than keeping one.
 _SPOKEN_CARD_CONTEXT = re.compile(
     r"\b(?:card|credit|debit|visa|master ?card|amex|american express)\b(?:\W+\w+){0,4}\W*$", re.IGNORECASE
 )
 _SPOKEN_DIGITS = re.compile(r"(?<![\w.])\d(?:[\d ,.-]*\d)?(?![\w])")
+_NOT_A_CARD_BEFORE = re.compile(r"(?:[$€£¥]\s*|\+)$")  # money, or a phone number's "+"
+_MONEY_AFTER = re.compile(
+    r"^\s*(?:[$€£¥]|(?:us |u\.s\. )?(?:dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|pesos?|bucks)\b)",
+    re.IGNORECASE,
+)
 
 
 def find_spoken_cards(text: str, _hash: Hasher) -> list[_Span]:
-    """Card numbers as speech-to-text writes them (see above): what :func:`find_cards` finds, and
-    runs of 8 or more digits right after "card", "credit", "visa" and the like, Luhn or not."""
+    """Card numbers as speech-to-text writes them (see above): what :func:`find_cards` finds, runs
+    of 8 or more digits right after "card", "credit", "visa" and the like, Luhn or not, and runs of
+    13 to 20 digits that are not money."""
     spans: list[_Span] = []
     for m in _SPOKEN_DIGITS.finditer(text):
         digits = re.sub(r"\D", "", m.group())
@@ -137,6 +148,14 @@ def find_spoken_cards(text: str, _hash: Hasher) -> list[_Span]:
             valid = 13 <= len(digits) <= 19 and _luhn(digits)
             what = "card" if valid else "card as transcribed,"
             spans.append(_Span(m.start(), m.end(), f"{what} ending {digits[-4:]}"))
+        elif (
+            13 <= len(digits) <= 20
+            and not _NOT_A_CARD_BEFORE.search(text[max(0, m.start() - 3) : m.start()])
+            and not _MONEY_AFTER.search(text[m.end() : m.end() + 20])
+        ):
+            spans.append(
+                _Span(m.start(), m.end(), f"card-length number as transcribed, ending {digits[-4:]}")
+            )
     # a Luhn-valid number elsewhere in the line, unless it is part of a run taken whole above
     spans += [
         c for c in find_cards(text, _hash) if not any(s.start < c.end and c.start < s.end for s in spans)

@@ -466,14 +466,26 @@ async def _spoken(policy: ModerationPolicy, text: str, offline: OfflineToxicity)
         ("My card number is 4242-4242-4242-4242-4242", "My card number is [card number]", "card as transcribed, ending 4242"),
         ("my visa is 4111 1111 1111 1112 expiring", "my visa is [card number] expiring", "card as transcribed, ending 1112"),
         ("my card is 4111 1111 1111 1111", "my card is [card number]", "card ending 1111"),
+        # the card word lost (a busy machine's VAD cut "my card" off the line): the length still tells
+        ("Our number is 4,111,111,111,111.", "Our number is [card number].", "card-length number as transcribed, ending 1111"),
+        ("it's 411111111111111111 okay", "it's [card number] okay", "card-length number as transcribed, ending 1111"),
     ],
 )  # fmt: skip
-async def test_spoken_card_numbers_after_a_card_word_are_redacted_luhn_or_not(
+async def test_spoken_card_numbers_are_redacted_luhn_or_not(
     text: str, expected: str, excerpt: str, offline: OfflineToxicity
 ) -> None:
     decision = await _spoken(PII_ONLY, text, offline)
     assert decision.text == expected
     assert [(r.entity, r.excerpt) for r in decision.records] == [("card_number", excerpt)]
+
+
+@pytest.mark.parametrize("number", ["+44 20 7946 0958", "+86 138 0013 8000"])  # 12 and 13 digits
+async def test_a_spoken_phone_number_is_a_phone_number_not_a_card(
+    number: str, offline: OfflineToxicity
+) -> None:
+    decision = await _spoken(PII_ONLY, f"call {number} tomorrow", offline)
+    assert decision.text == "call [phone] tomorrow"
+    assert [r.entity for r in decision.records] == ["phone"]
 
 
 @pytest.mark.parametrize(
@@ -482,6 +494,8 @@ async def test_spoken_card_numbers_after_a_card_word_are_redacted_luhn_or_not(
         "we sold 12,345,678 units last year",  # no card word
         "The budget is 1,250,000 dollars for the card game team",  # a card word, but 7 digits
         "card 4111 1111 1111 1112",  # typed in chat, the Luhn check still holds (below)
+        "the debt passed $31,400,000,000,000 this year",  # money, however long
+        "that is 31,400,000,000,000 dollars in total",
     ],
 )
 async def test_other_numbers_in_speech_and_typed_non_luhn_cards_are_left_alone(
