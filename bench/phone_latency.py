@@ -52,10 +52,11 @@ sys.path.insert(0, str(REPO))
 
 from livekit import api, rtc  # noqa: E402
 
+from auralink.api.livekit_client import open_livekit_api  # noqa: E402
 from auralink.cli.stack import Stack  # noqa: E402
 from auralink.testing import VoiceClient, read_wav_16k  # noqa: E402
-from auralink.testing.ports import free_port  # noqa: E402
-from auralink.testing.rtp_phone import RtpPhone, pcm_to_mulaw_frames  # noqa: E402
+from auralink.testing.rtp_phone import pcm_to_mulaw_frames  # noqa: E402
+from auralink.testing.sip_carrier import carrier, phone_number  # noqa: E402
 from auralink.testing.stack import private_stack_settings  # noqa: E402
 from auralink.testing.twilio_client import TwilioStreamClient, answer_call  # noqa: E402
 
@@ -207,68 +208,36 @@ async def media_streams_path(api_url: str, org: str, turns: int) -> list[float]:
 
 
 async def sip_path(http: httpx.AsyncClient, settings: Any, turns: int, run: Path) -> list[float]:
-    number = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
-    caller = "+1444" + str(secrets.randbelow(10**7)).zfill(7)
+    number, caller = phone_number("+1555"), phone_number("+1444")
     body = {"number": number, "agent": "assistant", "inbound": {"allowed_addresses": ["127.0.0.1/32"]}}
     r = await http.post("/v1/phone-numbers", json=body)
     r.raise_for_status()
-    loop = asyncio.get_running_loop()
-    transport, phone = await loop.create_datagram_endpoint(RtpPhone, local_addr=("127.0.0.1", 0))
-    sender = asyncio.create_task(phone.send_forever())
-    media_file = run / "sip-media.txt"
-    sipp = await asyncio.create_subprocess_exec(
-        "sipp", f"127.0.0.1:{settings.sip_port}", "-sf", str(SIPP_SCENARIO), "-m", "1",
-        "-i", "127.0.0.1", "-p", str(free_port()), "-s", number,
-        "-key", "caller", caller, "-key", "rtp_host", "127.0.0.1",
-        "-key", "rtp_port", str(transport.get_extra_info("sockname")[1]),
-        "-key", "media_file", str(media_file), "-nostdin", "-timeout", "600s",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=run,
-    )  # fmt: skip
-    livekit = api.LiveKitAPI(
-        settings.livekit_url.replace("ws://", "http://"),
-        settings.livekit_api_key,
-        settings.livekit_api_secret.get_secret_value(),
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not media_file.exists():
-            if sipp.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError("livekit-sip did not answer the INVITE")
-            await asyncio.sleep(0.1)
-        *_, host, port = media_file.read_text().split()
-        phone.peer = (host, int(port))
-        await phone.wait_for_speech(after=0, seconds=0.5, timeout=120)  # the greeting
-        await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
+    async with carrier(run) as line, contextlib.aclosing(open_livekit_api(settings)) as livekit:
+        phone = line.phone
+        await line.call(SIPP_SCENARIO, sip_port=settings.sip_port, number=number, caller=caller)
+        try:
+            await line.connected(timeout=120)
+            await phone.wait_for_speech(after=0, seconds=0.5, timeout=120)  # the greeting
+            await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
 
-        async def say(pcm: np.ndarray) -> float:
-            return await phone.say(pcm_to_mulaw_frames(pcm)) - trailing_quiet_s(pcm)
+            async def say(pcm: np.ndarray) -> float:
+                return await phone.say(pcm_to_mulaw_frames(pcm)) - trailing_quiet_s(pcm)
 
-        async def heard(after: float, timeout: float) -> float:
-            deadline = time.monotonic() + timeout
-            while (at := phone.first_loud_after(after)) is None:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("no answer over RTP")
-                await asyncio.sleep(0.01)
-            return at
+            async def heard(after: float, timeout: float) -> float:
+                return await phone.wait_for_audio(after=after, timeout=timeout)
 
-        return await _turns(
-            "sip", turns, say, heard, lambda: phone.wait_until_quiet(quiet_for=0.8, timeout=90)
-        )
-    finally:
-        rooms = (await livekit.room.list_rooms(api.ListRoomsRequest())).rooms
-        for room in rooms:
-            if room.name.startswith("call-") and caller in room.name:
-                await livekit.room.delete_room(api.DeleteRoomRequest(room=room.name))  # livekit-sip sends BYE
-        await livekit.aclose()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(sipp.wait(), timeout=20)
-        if sipp.returncode is None:
-            sipp.kill()
-            await sipp.wait()
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
-        transport.close()
+            return await _turns(
+                "sip", turns, say, heard, lambda: phone.wait_until_quiet(quiet_for=0.8, timeout=90)
+            )
+        finally:
+            rooms = (await livekit.room.list_rooms(api.ListRoomsRequest())).rooms
+            for room in rooms:
+                if room.name.startswith("call-") and caller in room.name:
+                    await livekit.room.delete_room(
+                        api.DeleteRoomRequest(room=room.name)
+                    )  # livekit-sip sends BYE
+            with contextlib.suppress(TimeoutError):
+                await line.finished(timeout=20)
 
 
 async def part1(turns: int) -> dict[str, Any]:

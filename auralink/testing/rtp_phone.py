@@ -27,6 +27,7 @@ import contextlib
 import secrets
 import struct
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -36,6 +37,7 @@ import numpy.typing as npt
 
 from auralink.telephony import mulaw
 
+from .listening import Listening
 from .voice_client import read_wav_16k
 
 FRAME = 160  # 20 ms of 8 kHz audio, one PCMU RTP packet
@@ -99,7 +101,7 @@ def pcm_to_mulaw_frames(pcm: npt.NDArray[np.int16]) -> list[bytes]:
 
 
 @dataclass
-class RtpPhone(asyncio.DatagramProtocol):
+class RtpPhone(Listening, asyncio.DatagramProtocol):
     """Sends a 20 ms PCMU packet every 20 ms (queued speech, else silence) and keeps what it hears."""
 
     heard: list[tuple[float, bytes]] = field(default_factory=list)  # (arrival, 16-bit PCM)
@@ -199,14 +201,11 @@ class RtpPhone(asyncio.DatagramProtocol):
         """Seconds of speech heard after ``since`` (20 ms packets whose RMS is above speech level)."""
         return sum(len(pcm) / 16000 for t, pcm in self.heard if t >= since and mulaw.rms(pcm) > SPEECH_RMS)
 
-    def first_loud_after(self, t: float) -> float | None:
-        return next((at for at, pcm in self.heard if at > t and mulaw.rms(pcm) > SPEECH_RMS), None)
+    def loud_times(self) -> Iterable[float]:
+        return (at for at, pcm in self.heard if mulaw.rms(pcm) > SPEECH_RMS)
 
     def loudest(self) -> float:
         return max((mulaw.rms(pcm) for _, pcm in self.heard), default=0.0)
-
-    def last_loud(self) -> float:
-        return max((t for t, pcm in self.heard if mulaw.rms(pcm) > SPEECH_RMS), default=0.0)
 
     async def wait_for_speech(self, *, after: float, seconds: float, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -222,9 +221,3 @@ class RtpPhone(asyncio.DatagramProtocol):
             await self.wait_for_speech(after=after, seconds=seconds, timeout=timeout)
             return True
         return False
-
-    async def wait_until_quiet(self, *, quiet_for: float, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() - self.last_loud() < quiet_for:
-            assert time.monotonic() < deadline, "the agent never stopped talking"
-            await asyncio.sleep(0.1)

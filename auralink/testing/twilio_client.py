@@ -27,6 +27,7 @@ import json
 import secrets
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -37,6 +38,8 @@ import numpy as np
 from twilio.request_validator import RequestValidator  # no stubs
 
 from auralink.telephony import mulaw
+
+from .listening import Listening
 
 FRAME_S = 0.020
 _FRAME_BYTES = 160  # 20 ms of μ-law at 8 kHz
@@ -111,7 +114,7 @@ async def answer_call(
 
 
 @dataclass
-class TwilioStreamClient:
+class TwilioStreamClient(Listening):
     """Twilio's side of one Media Streams socket. Use ``async with``; see the module docstring."""
 
     url: str
@@ -276,29 +279,9 @@ class TwilioStreamClient:
     def marks(self) -> list[str]:
         return [r.name for r in self.received if r.event == "mark"]
 
-    def first_loud_after(self, t: float) -> float | None:
-        return next((r.at for r in self.received if r.loud and r.at > t), None)
+    def loud_times(self) -> Iterable[float]:
+        return (r.at for r in self.received if r.loud)
 
     def audio_after(self, t: float) -> bytes:
         """The PCM (8 kHz) of every media frame that arrived after ``t``."""
         return b"".join(r.pcm for r in self.received if r.event == "media" and r.at > t)
-
-    async def wait_for_audio(self, *, after: float, timeout: float) -> float:
-        """Arrival time of the first audible frame after ``after``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            at = self.first_loud_after(after)
-            if at is not None:
-                return at
-            await asyncio.sleep(0.02)
-        raise TimeoutError(f"no audible media from the server within {timeout:.0f} s")
-
-    async def wait_until_quiet(self, *, quiet_for: float = 1.0, timeout: float = 60.0) -> None:
-        """Wait until no audible frame has arrived for ``quiet_for`` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            loud = [r.at for r in self.received if r.loud]
-            if loud and time.monotonic() - loud[-1] >= quiet_for:
-                return
-            await asyncio.sleep(0.05)
-        raise TimeoutError("the agent kept talking")

@@ -15,6 +15,7 @@ import contextlib
 import json
 import time
 import wave
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ import numpy as np
 from livekit import rtc
 
 from auralink.core.tasks import TaskSet
+
+from .listening import Listening
 
 SAMPLE_RATE = 16000
 FRAME_MS = 10
@@ -58,7 +61,7 @@ class _Heard:
 
 
 @dataclass
-class VoiceClient:
+class VoiceClient(Listening):
     """One scripted participant. Use ``async with VoiceClient(url=..., token=...) as c``."""
 
     url: str
@@ -189,31 +192,11 @@ class VoiceClient:
     def user_captions(self) -> list[Caption]:
         return [c for c in self.captions.values() if c.identity == self.local_identity]
 
-    def first_loud_after(self, t: float) -> float | None:
-        return next((h.at for h in self._heard if h.loud and h.at > t), None)
+    def loud_times(self) -> Iterable[float]:
+        return (h.at for h in self._heard if h.loud)
 
     def loud_seconds_after(self, t: float) -> float:
         return sum(FRAME_MS / 1000 for h in self._heard if h.loud and h.at > t)
-
-    async def wait_for_audio(self, *, after: float, timeout: float) -> float:
-        """Arrival time of the first non-silent agent frame after ``after``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            at = self.first_loud_after(after)
-            if at is not None:
-                return at
-            await asyncio.sleep(0.02)
-        raise TimeoutError(f"no agent audio within {timeout:.0f} s")
-
-    async def wait_until_quiet(self, *, quiet_for: float = 1.0, timeout: float = 30.0) -> None:
-        """Wait until the agent has been silent for ``quiet_for`` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            loud = [h.at for h in self._heard if h.loud]
-            if loud and time.monotonic() - loud[-1] >= quiet_for:
-                return
-            await asyncio.sleep(0.05)
-        raise TimeoutError("the agent kept talking")
 
     async def wait_for_caption(self, pred: Any, *, timeout: float) -> Caption:
         deadline = time.monotonic() + timeout

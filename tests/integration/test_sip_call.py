@@ -7,14 +7,13 @@ with a BYE that SIPp answers; the API's call record is ended, from ``sip``, with
 number as the SIP participant's identity.
 
 Everything is real (Redis, livekit-server, livekit-sip, the worker, the models, the API); only
-the phone network is SIPp plus this file's RTP endpoint.
+the phone network is SIPp plus the RTP endpoint (:mod:`auralink.testing.sip_carrier`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -23,40 +22,26 @@ import httpx
 import pytest
 from livekit import api as lk
 
+from auralink.api.livekit_client import open_livekit_api
 from auralink.testing.ports import free_port
-from auralink.testing.rtp_phone import RtpPhone, wav_to_mulaw_frames
+from auralink.testing.rtp_phone import wav_to_mulaw_frames
+from auralink.testing.sip_carrier import carrier, phone_number
+from tests.integration.support import sign_in_owner
 
 pytestmark = pytest.mark.integration
 
 SIPP = Path(__file__).resolve().parents[1] / "fixtures" / "sipp"
-SCENARIO = SIPP / "carrier_uac_pcmu.xml"
-PASSWORD = "correct horse battery staple"
+CARRIER_CALLS = SIPP / "carrier_uac_pcmu.xml"  # the carrier calls in, the room hangs up
+CALLEE_ANSWERS = SIPP / "callee_uas_answer.xml"
+CALLEE_BUSY = SIPP / "callee_uas_busy.xml"
 
 
-# -- helpers ---------------------------------------------------------------------------------------
+async def sip_owner(http: httpx.AsyncClient) -> None:
+    await sign_in_owner(http, organisation="SIP Calls", domain="sip.test")
 
 
-async def _owner(http: httpx.AsyncClient) -> None:
-    email = f"owner-{secrets.token_hex(4)}@sip.test"
-    body = {"name": "SIP Calls", "owner": {"email": email, "name": "Owner", "password": PASSWORD}}
-    r = await http.post("/v1/organisations", json=body)
-    assert r.status_code == 201, r.text
-    r = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-
-
-async def _media_address(path: Path, sipp: asyncio.subprocess.Process, timeout: float) -> tuple[str, int]:
-    """livekit-sip's RTP address from its 200 OK, as the scenario wrote it (once the agent joined)."""
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert sipp.returncode is None, f"sipp exited ({sipp.returncode}) before the call was answered"
-        assert time.monotonic() < deadline, f"livekit-sip did not answer within {timeout:.0f}s"
-        await asyncio.sleep(0.2)
-    *_, host, port = path.read_text().split()
-    return host, int(port)
-
-
-async def _ended_call(http: httpx.AsyncClient, room: str, timeout: float) -> dict[str, Any]:
+async def ended_call(http: httpx.AsyncClient, room: str, timeout: float) -> dict[str, Any]:
+    """The SIP call record of ``room`` once it is no longer active."""
     deadline = time.monotonic() + timeout
     seen: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
@@ -69,7 +54,8 @@ async def _ended_call(http: httpx.AsyncClient, room: str, timeout: float) -> dic
     raise AssertionError(f"the call in {room} did not end within {timeout:.0f}s: {seen}")
 
 
-async def _call_room(livekit: lk.LiveKitAPI, caller: str, timeout: float) -> str:
+async def call_room(livekit: lk.LiveKitAPI, caller: str, timeout: float) -> str:
+    """The room livekit-sip made for ``caller``'s inbound call."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rooms = (await livekit.room.list_rooms(lk.ListRoomsRequest())).rooms
@@ -80,31 +66,7 @@ async def _call_room(livekit: lk.LiveKitAPI, caller: str, timeout: float) -> str
     raise AssertionError("no call- room for the caller")
 
 
-async def _sipp_callee(scenario: str, *, port: int, rtp_port: int, run: Path) -> asyncio.subprocess.Process:
-    """SIPp as the callee behind the carrier (UAS), listening on ``port``, answering one call."""
-    return await asyncio.create_subprocess_exec(
-        "sipp", "-sf", str(SIPP / scenario), "-m", "1", "-i", "127.0.0.1", "-p", str(port),
-        "-key", "rtp_host", "127.0.0.1", "-key", "rtp_port", str(rtp_port),
-        "-key", "media_file", str(run / "callee_media.txt"),
-        "-nostdin", "-timeout", "400s", "-trace_err", "-error_file", str(run / "sipp_errors.log"),
-        "-trace_msg", "-message_file", str(run / "sipp_messages.log"),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=run,
-    )  # fmt: skip
-
-
-def _diagnostics(stack: Any, run: Path) -> str:
-    parts = [
-        f"--- {name}.log\n" + "\n".join(line[:300] for line in stack.log_tail(name, 30))
-        for name in ("sip", "worker")
-    ]
-    for name in ("sipp_errors.log", "sipp_messages.log"):
-        path = run / name
-        if path.exists():
-            parts.append(f"--- {name}\n{path.read_text()[-3000:]}")
-    return "\n".join(parts)
-
-
-# -- the test --------------------------------------------------------------------------------------
+# -- the tests -------------------------------------------------------------------------------------
 
 
 async def test_a_phone_call_through_the_sip_trunk_reaches_the_agent_and_is_recorded(
@@ -112,44 +74,26 @@ async def test_a_phone_call_through_the_sip_trunk_reaches_the_agent_and_is_recor
 ) -> None:
     assert "sip" in stack.names, "livekit-sip is not built (scripts/setup.sh step 5), so the stack lacks it"
     s = stack.settings
-    number = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
-    caller = "+1444" + str(secrets.randbelow(10**7)).zfill(7)
-    livekit = lk.LiveKitAPI(
-        s.livekit_url.replace("ws://", "http://"), s.livekit_api_key, s.livekit_api_secret.get_secret_value()
-    )
-    loop = asyncio.get_running_loop()
-    transport, phone = await loop.create_datagram_endpoint(RtpPhone, local_addr=("127.0.0.1", 0))
-    sender = asyncio.create_task(phone.send_forever())
-    sipp: asyncio.subprocess.Process | None = None
-    async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
-        try:
-            await _owner(http)
-            r = await http.post(
-                "/v1/phone-numbers",
-                json={
-                    "number": number,
-                    "agent": "assistant",
-                    "inbound": {"allowed_addresses": ["127.0.0.1/32"]},
-                },
-            )
-            assert r.status_code == 201, r.text
-            attached = r.json()
-            assert attached["inbound_trunk_id"] and attached["dispatch_rule_id"]
+    number, caller = phone_number("+1555"), phone_number("+1444")
+    async with (
+        httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http,
+        contextlib.aclosing(open_livekit_api(s)) as livekit,
+    ):
+        await sip_owner(http)
+        r = await http.post(
+            "/v1/phone-numbers",
+            json={"number": number, "agent": "assistant", "inbound": {"allowed_addresses": ["127.0.0.1/32"]}},
+        )
+        assert r.status_code == 201, r.text
+        attached = r.json()
+        assert attached["inbound_trunk_id"] and attached["dispatch_rule_id"]
 
-            media_file = tmp_path / "media.txt"
-            sipp = await asyncio.create_subprocess_exec(
-                "sipp", f"127.0.0.1:{s.sip_port}", "-sf", str(SCENARIO), "-m", "1",
-                "-i", "127.0.0.1", "-p", str(free_port()), "-s", number,
-                "-key", "caller", caller, "-key", "rtp_host", "127.0.0.1",
-                "-key", "rtp_port", str(transport.get_extra_info("sockname")[1]),
-                "-key", "media_file", str(media_file),
-                "-nostdin", "-timeout", "400s", "-trace_err", "-error_file", str(tmp_path / "sipp_errors.log"),
-                "-trace_msg", "-message_file", str(tmp_path / "sipp_messages.log"),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=tmp_path,
-            )  # fmt: skip
+        async with carrier(tmp_path, logs=stack.log_tail) as line:
+            phone = line.phone
+            await line.call(CARRIER_CALLS, sip_port=s.sip_port, number=number, caller=caller)
             # livekit-sip answers once the agent is in the room and listening
-            phone.peer = await _media_address(media_file, sipp, timeout=120)
-            room = await _call_room(livekit, caller, timeout=30)
+            await line.connected(timeout=120)
+            room = await call_room(livekit, caller, timeout=30)
 
             await phone.wait_for_speech(after=0, seconds=0.5, timeout=90)  # the greeting
             await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
@@ -162,23 +106,10 @@ async def test_a_phone_call_through_the_sip_trunk_reaches_the_agent_and_is_recor
 
             # the far end hangs up: livekit-sip sends the BYE, the carrier answers 200 and is done
             await livekit.room.delete_room(lk.DeleteRoomRequest(room=room))
-            assert await asyncio.wait_for(sipp.wait(), timeout=60) == 0, _diagnostics(stack, tmp_path)
-            sipp = None
-        except BaseException:
-            print(_diagnostics(stack, tmp_path))
-            raise
-        finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
-            transport.close()
-            if sipp is not None and sipp.returncode is None:
-                sipp.kill()
-                await sipp.wait()
-            await livekit.aclose()
+            assert await line.finished(timeout=60) == 0, line.diagnostics(stack.log_tail)
 
         assert answered_for >= 0.5
-        call = await _ended_call(http, room, timeout=120)
+        call = await ended_call(http, room, timeout=120)
         assert (call["status"], call["source"], call["agent"]) == ("ended", "sip", "assistant")
         detail = (await http.get(f"/v1/calls/{call['id']}")).json()
         kinds = {p["identity"]: p["kind"] for p in detail["participants"]}
@@ -199,56 +130,45 @@ async def test_an_outbound_call_is_answered_by_the_callee_with_the_agent_and_a_b
 ) -> None:
     assert "sip" in stack.names, "livekit-sip is not built (scripts/setup.sh step 5), so the stack lacks it"
     s = stack.settings
-    number = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
-    callee = "+1333" + str(secrets.randbelow(10**7)).zfill(7)
+    number, callee = phone_number("+1555"), phone_number("+1333")
     carrier_port = free_port()  # the "carrier" is SIPp itself: livekit-sip sends the INVITE there
-    livekit = lk.LiveKitAPI(
-        s.livekit_url.replace("ws://", "http://"), s.livekit_api_key, s.livekit_api_secret.get_secret_value()
-    )
-    loop = asyncio.get_running_loop()
-    transport, phone = await loop.create_datagram_endpoint(RtpPhone, local_addr=("127.0.0.1", 0))
-    rtp_port = transport.get_extra_info("sockname")[1]
-    sender = asyncio.create_task(phone.send_forever())
-    sipp: asyncio.subprocess.Process | None = None
-    async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=90) as http:
-        try:
-            await _owner(http)
-            r = await http.post(
-                "/v1/phone-numbers",
-                json={
-                    "number": number,
-                    "agent": "assistant",
-                    "outbound": {"address": f"127.0.0.1:{carrier_port}", "transport": "udp"},
-                },
-            )
-            assert r.status_code == 201, r.text
-            attached = r.json()
-            assert attached["outbound_trunk_id"]
+    async with (
+        httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=90) as http,
+        contextlib.aclosing(open_livekit_api(s)) as livekit,
+    ):
+        await sip_owner(http)
+        r = await http.post(
+            "/v1/phone-numbers",
+            json={
+                "number": number,
+                "agent": "assistant",
+                "outbound": {"address": f"127.0.0.1:{carrier_port}", "transport": "udp"},
+            },
+        )
+        assert r.status_code == 201, r.text
+        attached = r.json()
+        assert attached["outbound_trunk_id"]
 
+        async with carrier(tmp_path, logs=stack.log_tail) as line:
+            phone = line.phone
             # busy: a result and a call.failed webhook, not an error
-            sipp = await _sipp_callee(
-                "callee_uas_busy.xml", port=carrier_port, rtp_port=rtp_port, run=tmp_path
-            )
-            await asyncio.sleep(0.5)  # SIPp binds its port
+            await line.answer(CALLEE_BUSY, port=carrier_port)
             r = await http.post("/v1/calls", json={"to": callee, "from_number_id": attached["id"]})
             assert r.status_code == 201, r.text
             busy = r.json()
             assert (busy["status"], busy["sip_status_code"]) == ("busy", 486), busy
-            assert await asyncio.wait_for(sipp.wait(), timeout=30) == 0, _diagnostics(stack, tmp_path)
+            assert await line.finished(timeout=30) == 0, line.diagnostics(stack.log_tail)
 
             # answered: the agent is in the call and answers the callee's question
-            sipp = await _sipp_callee(
-                "callee_uas_answer.xml", port=carrier_port, rtp_port=rtp_port, run=tmp_path
-            )
-            await asyncio.sleep(0.5)
+            await line.answer(CALLEE_ANSWERS, port=carrier_port)
             r = await http.post("/v1/calls", json={"to": callee, "from": number, "ringing_timeout_s": 20})
             assert r.status_code == 201, r.text
             call = r.json()
             assert call["status"] == "answered" and call["room"].startswith("call-"), call
-            phone.peer = await _media_address(tmp_path / "callee_media.txt", sipp, timeout=30)
+            await line.connected(timeout=30)
 
-            await phone.heard_speech(after=0, seconds=0.5, timeout=60)  # a greeting, if the agent gives one
-            await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
+            if await phone.heard_speech(after=0, seconds=0.5, timeout=60):  # a greeting, if it gives one
+                await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
             frames = wav_to_mulaw_frames(question_wav)
             phone.queue.extend(frames)
             asked = time.monotonic() + len(frames) * 0.02
@@ -256,22 +176,9 @@ async def test_an_outbound_call_is_answered_by_the_callee_with_the_agent_and_a_b
             await phone.wait_until_quiet(quiet_for=1.0, timeout=60)
 
             await livekit.room.delete_room(lk.DeleteRoomRequest(room=call["room"]))
-            assert await asyncio.wait_for(sipp.wait(), timeout=60) == 0, _diagnostics(stack, tmp_path)
-            sipp = None
-        except BaseException:
-            print(_diagnostics(stack, tmp_path))
-            raise
-        finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
-            transport.close()
-            if sipp is not None and sipp.returncode is None:
-                sipp.kill()
-                await sipp.wait()
-            await livekit.aclose()
+            assert await line.finished(timeout=60) == 0, line.diagnostics(stack.log_tail)
 
-        record = await _ended_call(http, call["room"], timeout=120)
+        record = await ended_call(http, call["room"], timeout=120)
         assert (record["status"], record["source"], record["agent"]) == ("ended", "sip", "assistant")
         kinds = {
             p["identity"]: p["kind"]

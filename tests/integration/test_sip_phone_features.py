@@ -45,19 +45,20 @@ import httpx
 import pytest
 from livekit import api as lk
 
+from auralink.api.livekit_client import open_livekit_api
 from auralink.testing.ports import free_port
-from auralink.testing.rtp_phone import RtpPhone, wav_to_mulaw_frames
+from auralink.testing.rtp_phone import wav_to_mulaw_frames
 from auralink.testing.scripted_llm import ScriptedLLM
-from tests.integration.test_sip_call import _call_room, _diagnostics, _media_address, _owner, _sipp_callee
+from auralink.testing.sip_carrier import carrier, phone_number
+from tests.integration.test_sip_call import call_room, sip_owner
 
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SCENARIO = FIXTURES / "sipp" / "carrier_uac_refer.xml"
+REFER = FIXTURES / "sipp" / "carrier_uac_refer.xml"  # an inbound call the agent transfers
 CARRIER = FIXTURES / "sipp" / "carrier_uac_pcmu.xml"  # an inbound call, hung up by the room
 CALLEE = FIXTURES / "sipp" / "callee_uas_answer.xml"  # the callee of an outbound call answers
 GREETING_WAV = FIXTURES / "voicemail_greeting.wav"
-PASSWORD = "correct horse battery staple"
 TRANSFER_TO = "+14155550199"
 
 
@@ -77,16 +78,6 @@ def _agent(name: str, llm: ScriptedLLM) -> dict[str, Any]:
         "llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "api_key_env": "PATH"},
         "phone": {"transfer_to": TRANSFER_TO, "dtmf_timeout_s": 2},
     }
-
-
-async def _file(path: Path, sipp: asyncio.subprocess.Process, what: str, timeout: float) -> str:
-    """What the scenario wrote to ``path``, once it has."""
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert sipp.returncode is None, f"sipp exited ({sipp.returncode}) before {what}"
-        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f}s"
-        await asyncio.sleep(0.2)
-    return path.read_text().strip()
 
 
 async def _request(llm: ScriptedLLM, ok: Callable[[dict[str, Any]], bool], what: str, timeout: float) -> Any:
@@ -133,6 +124,67 @@ def _tools(request: dict[str, Any]) -> set[str]:
     return {t.get("function", {}).get("name", "") for t in request.get("tools", [])}
 
 
+# -- keys from the caller, and a cold transfer ------------------------------------------------------
+
+
+async def test_keys_pressed_on_a_sip_call_reach_the_agent_and_its_transfer_sends_a_refer(
+    stack: Any, llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    assert "sip" in stack.names, "livekit-sip is not built (scripts/setup.sh step 5), so the stack lacks it"
+    s = stack.settings
+    number, caller = phone_number("+1555"), phone_number("+1444")
+    async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
+        await sip_owner(http)
+        agent = f"desk-{secrets.token_hex(3)}"
+        r = await http.post("/v1/agents", json=_agent(agent, llm))
+        assert r.status_code == 201, r.text
+        r = await http.post(
+            "/v1/phone-numbers",
+            json={"number": number, "agent": agent, "inbound": {"allowed_addresses": ["127.0.0.1/32"]}},
+        )
+        assert r.status_code == 201, r.text
+        attached = r.json()
+
+        async with carrier(tmp_path, logs=stack.log_tail) as line:
+            phone = line.phone
+            refer_file = tmp_path / "refer_to.txt"
+            await line.call(
+                REFER, sip_port=s.sip_port, number=number, caller=caller, keys={"refer_file": str(refer_file)}
+            )
+            # livekit-sip answers once the agent is in the room and listening
+            await line.connected(timeout=120)
+            await phone.wait_for_speech(after=0, seconds=0.5, timeout=90)  # the greeting
+            await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
+
+            # (a) keys in: one user turn with the digits, and the phone tools offered
+            await phone.send_dtmf("1234#")
+            keyed = await _request(
+                llm, lambda r: any("1 2 3 4 #" in u for u in _users(r)), "turn with the keys", timeout=60
+            )
+            assert any("The caller pressed 1 2 3 4 # on the phone keypad." in u for u in _users(keyed))
+            assert {"transfer_call", "send_dtmf", "end_call"} <= _tools(keyed), _tools(keyed)
+            await phone.wait_for_speech(after=time.monotonic(), seconds=0.3, timeout=60)  # the reply
+            await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
+
+            # (b) the next turn is a cold transfer: a REFER to the agent's transfer_to, then BYE
+            # read on every request: from now on the LLM calls the tool (until a tool has answered)
+            llm.tool_call = ("transfer_call", {"warm": False, "reason": "The caller asked for a person."})
+            await phone.send_dtmf("0")  # an entry of its own after dtmf_timeout_s (2 s)
+            await _request(
+                llm, lambda r: any("pressed 0 on" in u for u in _users(r)), "second turn", timeout=60
+            )
+            refer_to = await line.written(refer_file, what="the REFER", timeout=90)
+            assert refer_to.strip("<>") in (f"tel:{TRANSFER_TO}", f"sip:{TRANSFER_TO}"), refer_to
+            assert await line.finished(timeout=90) == 0, line.diagnostics(stack.log_tail)
+
+        # the transfer went through as far as the agent knows (livekit-sip got the NOTIFY's 200), the
+        # job ended, and the call record is closed
+        await _logged(stack, "worker", "phone: caller transferred (cold)", timeout=30)
+        call = await _ended_call(http, timeout=120)
+        assert (call["status"], call["source"], call["agent"]) == ("ended", "sip", agent), call
+        assert (await http.delete(f"/v1/phone-numbers/{attached['id']}")).status_code == 204
+
+
 # -- an answering machine on an outbound call -------------------------------------------------------
 
 VOICEMAIL_MESSAGE = "Hello, this is the front desk calling about your appointment. Please call us back."
@@ -143,47 +195,40 @@ async def test_an_answering_machine_on_an_outbound_call_gets_the_message_after_i
 ) -> None:
     assert "sip" in stack.names, "livekit-sip is not built (scripts/setup.sh step 5), so the stack lacks it"
     s = stack.settings
-    number = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
-    callee = "+1333" + str(secrets.randbelow(10**7)).zfill(7)
+    number, callee = phone_number("+1555"), phone_number("+1333")
     carrier_port = free_port()  # the "carrier" is SIPp itself: livekit-sip sends the INVITE there
-    loop = asyncio.get_running_loop()
-    transport, phone = await loop.create_datagram_endpoint(RtpPhone, local_addr=("127.0.0.1", 0))
-    sender = asyncio.create_task(phone.send_forever())
-    sipp: asyncio.subprocess.Process | None = None
     async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=90) as http:
-        try:
-            await _owner(http)
-            agent = f"caller-{secrets.token_hex(3)}"
-            spec = {
-                "name": agent,
-                "instructions": "You call patients about their appointments. Answer briefly.",
-                # no greeting: the callee speaks first, and what the agent then says is the message
-                "llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "api_key_env": "PATH"},
-                "phone": {"voicemail": "leave_message", "voicemail_message": VOICEMAIL_MESSAGE},
-            }  # fmt: skip
-            r = await http.post("/v1/agents", json=spec)
-            assert r.status_code == 201, r.text
-            r = await http.post(
-                "/v1/phone-numbers",
-                json={
-                    "number": number,
-                    "agent": agent,
-                    "outbound": {"address": f"127.0.0.1:{carrier_port}", "transport": "udp"},
-                },
-            )
-            assert r.status_code == 201, r.text
-            attached = r.json()
+        await sip_owner(http)
+        agent = f"caller-{secrets.token_hex(3)}"
+        spec = {
+            "name": agent,
+            "instructions": "You call patients about their appointments. Answer briefly.",
+            # no greeting: the callee speaks first, and what the agent then says is the message
+            "llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "api_key_env": "PATH"},
+            "phone": {"voicemail": "leave_message", "voicemail_message": VOICEMAIL_MESSAGE},
+        }  # fmt: skip
+        r = await http.post("/v1/agents", json=spec)
+        assert r.status_code == 201, r.text
+        r = await http.post(
+            "/v1/phone-numbers",
+            json={
+                "number": number,
+                "agent": agent,
+                "outbound": {"address": f"127.0.0.1:{carrier_port}", "transport": "udp"},
+            },
+        )
+        assert r.status_code == 201, r.text
+        attached = r.json()
 
-            sipp = await _sipp_callee(
-                CALLEE.name, port=carrier_port, rtp_port=transport.get_extra_info("sockname")[1], run=tmp_path
-            )
-            await asyncio.sleep(0.5)  # SIPp binds its port
+        async with carrier(tmp_path, logs=stack.log_tail) as line:
+            phone = line.phone
+            await line.answer(CALLEE, port=carrier_port)
             r = await http.post("/v1/calls", json={"to": callee, "from_number_id": attached["id"]})
             assert r.status_code == 201, r.text
             placed = r.json()
             assert placed["status"] == "answered", placed
             room = placed["room"]
-            phone.peer = await _media_address(tmp_path / "callee_media.txt", sipp, timeout=30)
+            await line.connected(timeout=30)
             # the agent knows the callee is an outbound SIP leg (no dispatch rule) and listens
             await _logged(stack, "worker", f"phone: outbound sip call in room {room}", timeout=60)
             await asyncio.sleep(1.0)  # the agent subscribes to the callee's audio
@@ -199,20 +244,8 @@ async def test_an_answering_machine_on_an_outbound_call_gets_the_message_after_i
 
             # the message is left after the greeting, then the agent hangs up: SIPp gets the BYE
             await phone.wait_for_speech(after=greeting_over, seconds=1.5, timeout=90)
-            assert await asyncio.wait_for(sipp.wait(), timeout=120) == 0, _diagnostics(stack, tmp_path)
-            sipp = None
+            assert await line.finished(timeout=120) == 0, line.diagnostics(stack.log_tail)
             message_for = phone.loud_since(greeting_over)
-        except BaseException:
-            print(_diagnostics(stack, tmp_path))
-            raise
-        finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
-            transport.close()
-            if sipp is not None and sipp.returncode is None:
-                sipp.kill()
-                await sipp.wait()
 
         assert message_for >= 1.5, message_for
         await _logged(stack, "worker", f"phone: hung up room {room} (answering machine)", timeout=30)
@@ -234,40 +267,26 @@ async def test_the_agents_send_dtmf_tool_reaches_the_carrier_as_rfc_4733_events(
 ) -> None:
     assert "sip" in stack.names, "livekit-sip is not built (scripts/setup.sh step 5), so the stack lacks it"
     s = stack.settings
-    number = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
-    caller = "+1444" + str(secrets.randbelow(10**7)).zfill(7)
-    livekit = lk.LiveKitAPI(
-        s.livekit_url.replace("ws://", "http://"), s.livekit_api_key, s.livekit_api_secret.get_secret_value()
-    )
-    loop = asyncio.get_running_loop()
-    transport, phone = await loop.create_datagram_endpoint(RtpPhone, local_addr=("127.0.0.1", 0))
-    sender = asyncio.create_task(phone.send_forever())
-    sipp: asyncio.subprocess.Process | None = None
-    async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
-        try:
-            await _owner(http)
-            agent = f"desk-{secrets.token_hex(3)}"
-            r = await http.post("/v1/agents", json=_agent(agent, llm))
-            assert r.status_code == 201, r.text
-            r = await http.post(
-                "/v1/phone-numbers",
-                json={"number": number, "agent": agent, "inbound": {"allowed_addresses": ["127.0.0.1/32"]}},
-            )
-            assert r.status_code == 201, r.text
-            attached = r.json()
+    number, caller = phone_number("+1555"), phone_number("+1444")
+    async with (
+        httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http,
+        contextlib.aclosing(open_livekit_api(s)) as livekit,
+    ):
+        await sip_owner(http)
+        agent = f"desk-{secrets.token_hex(3)}"
+        r = await http.post("/v1/agents", json=_agent(agent, llm))
+        assert r.status_code == 201, r.text
+        r = await http.post(
+            "/v1/phone-numbers",
+            json={"number": number, "agent": agent, "inbound": {"allowed_addresses": ["127.0.0.1/32"]}},
+        )
+        assert r.status_code == 201, r.text
+        attached = r.json()
 
-            media_file = tmp_path / "media.txt"
-            sipp = await asyncio.create_subprocess_exec(
-                "sipp", f"127.0.0.1:{s.sip_port}", "-sf", str(CARRIER), "-m", "1",
-                "-i", "127.0.0.1", "-p", str(free_port()), "-s", number,
-                "-key", "caller", caller, "-key", "rtp_host", "127.0.0.1",
-                "-key", "rtp_port", str(transport.get_extra_info("sockname")[1]),
-                "-key", "media_file", str(media_file),
-                "-nostdin", "-timeout", "400s", "-trace_err", "-error_file", str(tmp_path / "sipp_errors.log"),
-                "-trace_msg", "-message_file", str(tmp_path / "sipp_messages.log"),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=tmp_path,
-            )  # fmt: skip
-            phone.peer = await _media_address(media_file, sipp, timeout=120)
+        async with carrier(tmp_path, logs=stack.log_tail) as line:
+            phone = line.phone
+            await line.call(CARRIER, sip_port=s.sip_port, number=number, caller=caller)
+            await line.connected(timeout=120)
             await phone.wait_for_speech(after=0, seconds=0.5, timeout=90)  # the greeting
             await phone.wait_until_quiet(quiet_for=0.8, timeout=60)
             assert phone.received_dtmf == ""
@@ -282,22 +301,9 @@ async def test_the_agents_send_dtmf_tool_reaches_the_carrier_as_rfc_4733_events(
             await asyncio.sleep(1.0)  # no stray or repeated keys after them
             assert phone.received_dtmf == "42", phone.received_dtmf
 
-            room = await _call_room(livekit, caller, timeout=30)
+            room = await call_room(livekit, caller, timeout=30)
             await livekit.room.delete_room(lk.DeleteRoomRequest(room=room))
-            assert await asyncio.wait_for(sipp.wait(), timeout=60) == 0, _diagnostics(stack, tmp_path)
-            sipp = None
-        except BaseException:
-            print(_diagnostics(stack, tmp_path))
-            raise
-        finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
-            transport.close()
-            if sipp is not None and sipp.returncode is None:
-                sipp.kill()
-                await sipp.wait()
-            await livekit.aclose()
+            assert await line.finished(timeout=60) == 0, line.diagnostics(stack.log_tail)
 
         call = await _ended_call(http, timeout=120)
         assert (call["status"], call["room"]) == ("ended", room), call
