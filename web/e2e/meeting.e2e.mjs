@@ -12,12 +12,10 @@
 //       [--language es] --speaker "Python Guest" --words capital,france
 //       [--translation-words francia,capital] [--timeout 150] [--translation-timeout 60]
 //       [--screenshot out.png] [--chromium /usr/bin/chromium]
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { chromium } from "playwright-core";
+import { joinRoom, leave, openPage, ready, run, secondsSince, usage, writeWav } from "./harness.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -36,11 +34,6 @@ const { values: opt } = parseArgs({
   },
 });
 
-function usage(message) {
-  process.stderr.write(`${message}\n`);
-  process.exit(2);
-}
-
 if (!opt.url) usage("--url is required (a meeting link, e.g. http://127.0.0.1:8800/j/<code>)");
 if (!opt.speaker || !opt.words) usage("--speaker and --words say which caption to wait for");
 const words = opt.words.toLowerCase().split(",").filter(Boolean);
@@ -51,24 +44,7 @@ const translationTimeoutMs = Number(opt["translation-timeout"]) * 1000;
 /** A silent 16 kHz WAV: the page's microphone, so the fake device's beeps are not transcribed. */
 async function silentWav(dir, seconds = 5) {
   const rate = 16000;
-  const pcm = Buffer.alloc(rate * seconds * 2);
-  const header = Buffer.alloc(44);
-  header.write("RIFF", 0, "ascii");
-  header.writeUInt32LE(36 + pcm.length, 4);
-  header.write("WAVE", 8, "ascii");
-  header.write("fmt ", 12, "ascii");
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write("data", 36, "ascii");
-  header.writeUInt32LE(pcm.length, 40);
-  const out = join(dir, "silence.wav");
-  await writeFile(out, Buffer.concat([header, pcm]));
-  return out;
+  return writeWav(join(dir, "silence.wav"), Buffer.alloc(rate * seconds * 2), { rate });
 }
 
 const say = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -100,7 +76,7 @@ function recordCaptions() {
 }
 
 const started = Date.now();
-const since = () => Math.round((Date.now() - started) / 100) / 10;
+const since = () => secondsSince(started);
 const result = {
   ok: false,
   url: opt.url,
@@ -131,140 +107,85 @@ async function snapshot(page) {
   result.error = await page.getByTestId("error").evaluate((e) => (e.hidden ? null : e.textContent));
 }
 
-const work = await mkdtemp(join(tmpdir(), "auralink-meeting-e2e-"));
-let browser = null;
-let exitCode = 1;
-try {
-  const args = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    `--use-file-for-fake-audio-capture=${await silentWav(work)}`,
-    "--autoplay-policy=no-user-gesture-required",
-  ];
-  browser = await chromium.launch({ executablePath: opt.chromium, headless: true, args });
-  const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
-  await context.grantPermissions(["microphone"]);
-  const page = await context.newPage();
-  page.on("console", (m) => {
-    if (["error", "warning"].includes(m.type()) && result.console.length < 50) {
-      result.console.push(`${m.type()}: ${m.text()}`.slice(0, 300));
-    }
-  });
-  page.on("pageerror", (e) => result.console.push(`pageerror: ${e.message}`.slice(0, 300)));
-  page.on("response", async (r) => {
-    if (r.request().method() === "POST" && /\/j\/[^/]+\/session$/.test(r.url()) && r.ok()) {
-      result.mode = (await r.json().catch(() => ({}))).mode ?? null;
-    }
-  });
+await run({
+  prefix: "auralink-meeting-e2e-",
+  result,
+  started,
+  screenshot: opt.screenshot,
+  snapshot,
+  drive: async (work, session) => {
+    const { browser, page } = await openPage({
+      executablePath: opt.chromium,
+      micWav: await silentWav(work),
+      viewport: { width: 1000, height: 800 },
+      result,
+    });
+    session.browser = browser;
+    page.on("response", async (r) => {
+      if (r.request().method() === "POST" && /\/j\/[^/]+\/session$/.test(r.url()) && r.ok()) {
+        result.mode = (await r.json().catch(() => ({}))).mode ?? null;
+      }
+    });
 
-  await page.goto(opt.url, { waitUntil: "load", timeout: 30_000 }); // /j/<code> → /?link=<code>
-  await page.waitForFunction(
-    () => {
-      const start = document.querySelector('[data-testid="start"]');
-      const e = document.querySelector('[data-testid="error"]');
-      return (start && !start.disabled) || (e && !e.hidden);
-    },
-    null,
-    { timeout: 30_000 },
-  );
-  const loadError = await page.getByTestId("error").evaluate((e) => (e.hidden ? null : e.textContent));
-  if (loadError) throw new Error(`the page could not load the link: ${loadError}`);
-  const language = page.getByLabel("Captions in");
-  if (!(await language.isVisible())) throw new Error("the page offers no caption language for this link");
-  await page.getByLabel("Your name").fill(opt.name);
-  await language.selectOption(opt.language);
-  await page.getByLabel("I speak").selectOption(opt.speaks);
-  await page.evaluate(recordCaptions);
-  result.accessibility = await page.evaluate(() => {
-    const c = document.querySelector('[data-testid="captions"]');
-    return { ariaLive: c?.getAttribute("aria-live"), start: document.querySelector("#start")?.textContent };
-  });
+    await page.goto(opt.url, { waitUntil: "load", timeout: 30_000 }); // /j/<code> → /?link=<code>
+    await ready(page, '[data-testid="start"]', "the page could not load the link");
+    const language = page.getByLabel("Captions in");
+    if (!(await language.isVisible())) throw new Error("the page offers no caption language for this link");
+    await page.getByLabel("Your name").fill(opt.name);
+    await language.selectOption(opt.language);
+    await page.getByLabel("I speak").selectOption(opt.speaks);
+    await page.evaluate(recordCaptions);
+    result.accessibility = await page.evaluate(() => {
+      const c = document.querySelector('[data-testid="captions"]');
+      return { ariaLive: c?.getAttribute("aria-live"), start: document.querySelector("#start")?.textContent };
+    });
 
-  await page.getByTestId("start").click();
-  await page.waitForFunction(
-    () => {
-      const s = document.querySelector('[data-testid="status"]')?.getAttribute("data-state");
-      return s === "connected" || s === "failed" || s === "disconnected";
-    },
-    null,
-    { timeout: 30_000 },
-  );
-  result.status = await page.getByTestId("status").getAttribute("data-state");
-  if (result.status !== "connected") {
-    result.error = await page.getByTestId("error").textContent();
-    throw new Error(`the page did not connect: ${result.status}: ${result.error}`);
-  }
-  result.timings.connected_s = since();
-  say({ event: "joined", at_s: since() });
+    await joinRoom(page, result);
+    result.timings.connected_s = since();
+    say({ event: "joined", at_s: since() });
 
-  const heard = (speaker, wanted) =>
-    page.waitForFunction(
-      ({ speaker, wanted }) =>
-        (window.__captionLog ?? []).some(
-          (e) =>
-            e.label === speaker && e.final && !e.translated && wanted.some((w) => e.text.toLowerCase().includes(w)),
-        ),
-      { speaker, wanted },
-      { timeout: timeoutMs, polling: 250 },
-    );
-  await heard(opt.speaker, words);
-  result.timings.caption_s = since();
-  if (opt.chat) {
-    // a chat message through the page: it goes to the agent, which posts it (moderated) for everyone
-    await page.getByTestId("chat-input").fill(opt.chat);
-    await page.getByTestId("chat-send").click();
-  }
-  if (opt.language !== "en") {
-    await page
-      .waitForFunction(
-        ({ speaker, language, wanted }) =>
+    const heard = (speaker, wanted) =>
+      page.waitForFunction(
+        ({ speaker, wanted }) =>
           (window.__captionLog ?? []).some(
             (e) =>
-              e.label === speaker &&
-              e.translated &&
-              e.language === language &&
-              (wanted.length === 0 || wanted.some((w) => e.text.toLowerCase().includes(w))),
+              e.label === speaker && e.final && !e.translated && wanted.some((w) => e.text.toLowerCase().includes(w)),
           ),
-        { speaker: opt.speaker, language: opt.language, wanted: translationWords },
-        { timeout: translationTimeoutMs, polling: 250 },
-      )
-      .then(() => {
-        result.timings.translation_s = since();
-      })
-      .catch(() => undefined); // reported: the caller decides whether a translation was due
-  }
+        { speaker, wanted },
+        { timeout: timeoutMs, polling: 250 },
+      );
+    await heard(opt.speaker, words);
+    result.timings.caption_s = since();
+    if (opt.chat) {
+      // a chat message through the page: it goes to the agent, which posts it (moderated) for everyone
+      await page.getByTestId("chat-input").fill(opt.chat);
+      await page.getByTestId("chat-send").click();
+    }
+    if (opt.language !== "en") {
+      await page
+        .waitForFunction(
+          ({ speaker, language, wanted }) =>
+            (window.__captionLog ?? []).some(
+              (e) =>
+                e.label === speaker &&
+                e.translated &&
+                e.language === language &&
+                (wanted.length === 0 || wanted.some((w) => e.text.toLowerCase().includes(w))),
+            ),
+          { speaker: opt.speaker, language: opt.language, wanted: translationWords },
+          { timeout: translationTimeoutMs, polling: 250 },
+        )
+        .then(() => {
+          result.timings.translation_s = since();
+        })
+        .catch(() => undefined); // reported: the caller decides whether a translation was due
+    }
 
-  await snapshot(page);
-  result.chatLog = await page.getByTestId("chat-log").evaluate((log) =>
-    [...log.querySelectorAll("li")].map((li) => li.textContent ?? ""),
-  );
-  if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: true });
-  await page.getByTestId("leave").click();
-  await page.waitForFunction(
-    () => document.querySelector('[data-testid="status"]')?.getAttribute("data-state") === "disconnected",
-    null,
-    { timeout: 10_000 },
-  );
-  result.ok = true;
-  exitCode = 0;
-} catch (error) {
-  const page = browser?.contexts()[0]?.pages()[0];
-  if (page) {
-    await snapshot(page).catch(() => undefined);
-    if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: true }).catch(() => undefined);
-  }
-  result.failure = String(error?.message ?? error).split("\n")[0];
-} finally {
-  result.timings.total_s = since();
-  await browser?.close().catch(() => undefined);
-  await rm(work, { recursive: true, force: true });
-}
-say(result);
-process.exit(exitCode);
+    await snapshot(page);
+    result.chatLog = await page.getByTestId("chat-log").evaluate((log) =>
+      [...log.querySelectorAll("li")].map((li) => li.textContent ?? ""),
+    );
+    if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: true });
+    await leave(page);
+  },
+});

@@ -11,12 +11,11 @@
 //       [--until connected|agent-caption|answer] [--timeout 90] [--user-timeout 20]
 //       [--require-user-caption] [--screenshot out.png] [--chromium /usr/bin/chromium]
 //       [--lead-silence 4] [--tail-silence 20]
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { chromium } from "playwright-core";
+import { joinRoom, leave, openPage, ready, run, secondsSince, usage, writeWav } from "./harness.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -33,11 +32,6 @@ const { values: opt } = parseArgs({
     "tail-silence": { type: "string", default: "20" },
   },
 });
-
-function usage(message) {
-  process.stderr.write(`${message}\n`);
-  process.exit(2);
-}
 
 if (!opt.url) usage("--url is required (the page, e.g. http://127.0.0.1:8800/)");
 if (!["connected", "agent-caption", "answer"].includes(opt.until)) {
@@ -71,23 +65,7 @@ async function paddedWav(path, leadSeconds, tailSeconds, dir) {
   const frame = channels * 2;
   const lead = Buffer.alloc(Math.round(leadSeconds * rate) * frame);
   const tail = Buffer.alloc(Math.round(tailSeconds * rate) * frame);
-  const pcm = Buffer.concat([lead, data, tail]);
-  const header = Buffer.alloc(44);
-  header.write("RIFF", 0, "ascii");
-  header.writeUInt32LE(36 + pcm.length, 4);
-  header.write("WAVE", 8, "ascii");
-  header.write("fmt ", 12, "ascii");
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(channels, 22);
-  header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * frame, 28);
-  header.writeUInt16LE(frame, 32);
-  header.writeUInt16LE(16, 34);
-  header.write("data", 36, "ascii");
-  header.writeUInt32LE(pcm.length, 40);
-  const out = join(dir, "mic.wav");
-  await writeFile(out, Buffer.concat([header, pcm]));
+  const out = await writeWav(join(dir, "mic.wav"), Buffer.concat([lead, data, tail]), { rate, channels });
   return { path: out, seconds: data.length / (rate * frame) };
 }
 
@@ -148,118 +126,63 @@ const result = {
   timings: {},
   console: [],
 };
-const since = () => Math.round((Date.now() - started) / 100) / 10;
+const since = () => secondsSince(started);
 
-const work = await mkdtemp(join(tmpdir(), "auralink-e2e-"));
-let browser = null;
-let exitCode = 1;
-try {
-  const args = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-  ];
-  if (opt.wav) {
-    const mic = await paddedWav(opt.wav, Number(opt["lead-silence"]), Number(opt["tail-silence"]), work);
-    result.timings.question_s = Math.round(mic.seconds * 10) / 10;
-    args.push(`--use-file-for-fake-audio-capture=${mic.path}`);
-  }
-  browser = await chromium.launch({ executablePath: opt.chromium, headless: true, args });
-  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
-  await context.grantPermissions(["microphone"]);
-  const page = await context.newPage();
-  page.on("console", (m) => {
-    if (["error", "warning"].includes(m.type()) && result.console.length < 50) {
-      result.console.push(`${m.type()}: ${m.text()}`.slice(0, 300));
-    }
-  });
-  page.on("pageerror", (e) => result.console.push(`pageerror: ${e.message}`.slice(0, 300)));
-
-  await page.goto(opt.url, { waitUntil: "load", timeout: 30_000 });
-  const select = page.getByTestId("agent-select");
-  await page.waitForFunction(
-    () => {
-      const s = document.querySelector('[data-testid="agent-select"]');
-      const e = document.querySelector('[data-testid="error"]');
-      return (s && !s.disabled) || (e && !e.hidden);
-    },
-    null,
-    { timeout: 30_000 },
-  );
-  const loadError = await page.getByTestId("error").evaluate((e) => (e.hidden ? null : e.textContent));
-  if (loadError) throw new Error(`the page could not load its agents: ${loadError}`);
-  if (opt.agent) await select.selectOption(opt.agent);
-  result.agent = await select.inputValue();
-
-  await page.getByTestId("start").click();
-  result.timings.clicked_s = since();
-  // connected, or failed with a message on the page
-  await page.waitForFunction(
-    () => {
-      const s = document.querySelector('[data-testid="status"]')?.getAttribute("data-state");
-      return s === "connected" || s === "failed" || s === "disconnected";
-    },
-    null,
-    { timeout: 30_000 },
-  );
-  result.status = await page.getByTestId("status").getAttribute("data-state");
-  if (result.status !== "connected") {
-    result.error = await page.getByTestId("error").textContent();
-    throw new Error(`the page did not connect: ${result.status}: ${result.error}`);
-  }
-  result.timings.connected_s = since();
-
-  if (opt.until === "agent-caption") {
-    await waitCaptions(page, hasAgentText, timeoutMs);
-    result.timings.first_agent_caption_s = since();
+await run({
+  prefix: "auralink-e2e-",
+  result,
+  started,
+  screenshot: opt.screenshot,
+  snapshot: (page) => snapshot(page, result),
+  drive: async (work, session) => {
+    let micWav = null;
     if (opt.wav) {
-      // optional: the user's words, transcribed by the agent, shown as "You"
-      await waitCaptions(page, hasUserText, userTimeoutMs)
-        .then(() => {
-          result.timings.first_user_caption_s = since();
-        })
-        .catch(() => undefined);
+      const mic = await paddedWav(opt.wav, Number(opt["lead-silence"]), Number(opt["tail-silence"]), work);
+      result.timings.question_s = Math.round(mic.seconds * 10) / 10;
+      micWav = mic.path;
     }
-  } else if (opt.until === "answer") {
-    await waitCaptions(page, hasUserText, timeoutMs);
-    result.timings.first_user_caption_s = since();
-    await waitCaptions(page, answered, timeoutMs);
-    result.timings.answer_caption_s = since();
-    await page.waitForTimeout(1000); // let the answer's line fill a little more for the report
-  }
+    const { browser, page } = await openPage({
+      executablePath: opt.chromium,
+      micWav,
+      viewport: { width: 1000, height: 700 },
+      result,
+    });
+    session.browser = browser;
 
-  await snapshot(page, result);
-  if (opt["require-user-caption"] && result.userCaptions.length === 0) {
-    throw new Error(`no caption of the user's words appeared within ${opt["user-timeout"]} s`);
-  }
-  if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: true });
+    await page.goto(opt.url, { waitUntil: "load", timeout: 30_000 });
+    await ready(page, '[data-testid="agent-select"]', "the page could not load its agents");
+    const select = page.getByTestId("agent-select");
+    if (opt.agent) await select.selectOption(opt.agent);
+    result.agent = await select.inputValue();
 
-  await page.getByTestId("leave").click();
-  await page.waitForFunction(
-    () => document.querySelector('[data-testid="status"]')?.getAttribute("data-state") === "disconnected",
-    null,
-    { timeout: 10_000 },
-  );
-  result.ok = true;
-  exitCode = 0;
-} catch (error) {
-  const page = browser?.contexts()[0]?.pages()[0];
-  if (page) {
-    await snapshot(page, result).catch(() => undefined);
-    if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: true }).catch(() => undefined);
-  }
-  result.failure = String(error?.message ?? error).split("\n")[0];
-} finally {
-  result.timings.total_s = since();
-  await browser?.close().catch(() => undefined);
-  await rm(work, { recursive: true, force: true });
-}
-process.stdout.write(`${JSON.stringify(result)}\n`);
-process.exit(exitCode);
+    result.timings.clicked_s = since();
+    await joinRoom(page, result); // connected, or failed with a message on the page
+    result.timings.connected_s = since();
+
+    if (opt.until === "agent-caption") {
+      await waitCaptions(page, hasAgentText, timeoutMs);
+      result.timings.first_agent_caption_s = since();
+      if (opt.wav) {
+        // optional: the user's words, transcribed by the agent, shown as "You"
+        await waitCaptions(page, hasUserText, userTimeoutMs)
+          .then(() => {
+            result.timings.first_user_caption_s = since();
+          })
+          .catch(() => undefined);
+      }
+    } else if (opt.until === "answer") {
+      await waitCaptions(page, hasUserText, timeoutMs);
+      result.timings.first_user_caption_s = since();
+      await waitCaptions(page, answered, timeoutMs);
+      result.timings.answer_caption_s = since();
+      await page.waitForTimeout(1000); // let the answer's line fill a little more for the report
+    }
+
+    await snapshot(page, result);
+    if (opt["require-user-caption"] && result.userCaptions.length === 0) {
+      throw new Error(`no caption of the user's words appeared within ${opt["user-timeout"]} s`);
+    }
+    if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: true });
+    await leave(page);
+  },
+});
