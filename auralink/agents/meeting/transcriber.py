@@ -357,9 +357,11 @@ class MeetingTranscriber:
                 if not final and self._screen is not None:
                     continue  # interim words are unchecked: only screened finals are shown
                 if final:
-                    self._release(identity)
                     segment, started = "", time.time()
-                    handed = await self._hand_on(line)
+                    try:  # the floor stays held until the line is handed on: it may finish a question
+                        handed = await self._hand_on(line)
+                    finally:
+                        self._release(identity)
                     if handed is None:
                         continue  # blocked: not captioned, recorded nor answered
                     line = handed

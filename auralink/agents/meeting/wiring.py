@@ -150,14 +150,33 @@ class _Responder:
         self._session, self._ctx, self.floor = session, ctx, floor
         self._chat_lock = asyncio.Lock()
         self._tasks = TaskSet()
+        # speaker -> what they said to the agent while its reply to them waits for the floor
+        self._waiting: dict[str, list[str]] = {}
 
     def voice(self, *, speaker: str, prompt: str) -> None:
-        """Reply aloud once the floor is free (nobody talking, a short quiet after)."""
-        self._tasks.spawn(self._voice(speaker, prompt))
+        """Reply aloud once the floor is free (nobody talking, a short quiet after). Another line
+        from the same speaker before then joins the same reply."""
+        if self.continues(speaker, prompt):
+            return
+        self._waiting[speaker] = [prompt]
+        self._tasks.spawn(self._voice(speaker))
 
-    async def _voice(self, speaker: str, prompt: str) -> None:
-        await self.floor.wait_for_turn()
-        handle = self._session.generate_reply(user_input=prompt)
+    def continues(self, speaker: str, text: str) -> bool:
+        """Whether ``speaker`` is still waiting for a reply; if so ``text`` joins what they asked.
+        A speech-to-text cuts a turn where the speaker paused ("Computer." … "what's on the
+        agenda?"); the second part is not addressed on its own, but it is the question."""
+        parts = self._waiting.get(speaker)
+        if parts is None:
+            return False
+        parts.append(text)
+        return True
+
+    async def _voice(self, speaker: str) -> None:
+        try:
+            await self.floor.wait_for_turn()
+        finally:
+            parts = self._waiting.pop(speaker, [])
+        handle = self._session.generate_reply(user_input=" ".join(parts))
         handle.add_done_callback(lambda _h: self.policy.answered(speaker))
 
     async def aclose(self) -> None:
@@ -279,6 +298,7 @@ class _Lines:
         others = self._others(line.identity)
         policy = self._responder.policy
         if not any(policy.should_answer(t, speaker=line.identity, others=others) for t in {line.text, heard}):
+            self._responder.continues(line.identity, heard)  # the rest of a question still waiting
             return
         if self._wants_notes(heard):
             self._tasks.spawn(self._notes_now(line.identity))

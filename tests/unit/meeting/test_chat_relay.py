@@ -44,7 +44,9 @@ def _setup(room: FakeRoom) -> tuple[MeetingChat, _Reporter, ModerationStage]:
             "meeting": {"transcribe": True, "reply": "when_addressed"},
         }
     )
-    responder = SimpleNamespace(policy=ReplyPolicy(spec), voice=lambda **_kw: None)
+    responder = SimpleNamespace(
+        policy=ReplyPolicy(spec), voice=lambda **_kw: None, continues=lambda speaker, text: False
+    )
     reporter = _Reporter()
     lines = _Lines(
         room=cast(rtc.Room, room),

@@ -144,7 +144,9 @@ def _lines(
     translations: RoomTranslations | None = None,
 ) -> _Lines:
     responder = SimpleNamespace(
-        policy=ReplyPolicy(spec), voice=lambda *, speaker, prompt: voiced.append(prompt)
+        policy=ReplyPolicy(spec),
+        voice=lambda *, speaker, prompt: voiced.append(prompt),
+        continues=lambda speaker, text: False,
     )
     return _Lines(
         room=cast(rtc.Room, room),
