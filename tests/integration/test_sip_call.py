@@ -40,6 +40,22 @@ async def sip_owner(http: httpx.AsyncClient) -> None:
     await sign_in_owner(http, organisation="SIP Calls", domain="sip.test")
 
 
+async def attach_number(
+    http: httpx.AsyncClient, number: str, agent: str, *, outbound: str = ""
+) -> dict[str, Any]:
+    """``number`` attached to ``agent`` for inbound calls from this host, or for outbound calls
+    through the carrier at ``outbound`` (host:port, UDP)."""
+    route = (
+        {"outbound": {"address": outbound, "transport": "udp"}}
+        if outbound
+        else {"inbound": {"allowed_addresses": ["127.0.0.1/32"]}}
+    )
+    r = await http.post("/v1/phone-numbers", json={"number": number, "agent": agent, **route})
+    assert r.status_code == 201, r.text
+    attached: dict[str, Any] = r.json()
+    return attached
+
+
 async def ended_call(http: httpx.AsyncClient, room: str, timeout: float) -> dict[str, Any]:
     """The SIP call record of ``room`` once it is no longer active."""
     deadline = time.monotonic() + timeout
@@ -80,12 +96,7 @@ async def test_a_phone_call_through_the_sip_trunk_reaches_the_agent_and_is_recor
         contextlib.aclosing(open_livekit_api(s)) as livekit,
     ):
         await sip_owner(http)
-        r = await http.post(
-            "/v1/phone-numbers",
-            json={"number": number, "agent": "assistant", "inbound": {"allowed_addresses": ["127.0.0.1/32"]}},
-        )
-        assert r.status_code == 201, r.text
-        attached = r.json()
+        attached = await attach_number(http, number, "assistant")
         assert attached["inbound_trunk_id"] and attached["dispatch_rule_id"]
 
         async with carrier(tmp_path, logs=stack.log_tail) as line:
@@ -137,16 +148,7 @@ async def test_an_outbound_call_is_answered_by_the_callee_with_the_agent_and_a_b
         contextlib.aclosing(open_livekit_api(s)) as livekit,
     ):
         await sip_owner(http)
-        r = await http.post(
-            "/v1/phone-numbers",
-            json={
-                "number": number,
-                "agent": "assistant",
-                "outbound": {"address": f"127.0.0.1:{carrier_port}", "transport": "udp"},
-            },
-        )
-        assert r.status_code == 201, r.text
-        attached = r.json()
+        attached = await attach_number(http, number, "assistant", outbound=f"127.0.0.1:{carrier_port}")
         assert attached["outbound_trunk_id"]
 
         async with carrier(tmp_path, logs=stack.log_tail) as line:

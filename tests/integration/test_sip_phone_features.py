@@ -50,7 +50,7 @@ from auralink.testing.ports import free_port
 from auralink.testing.rtp_phone import wav_to_mulaw_frames
 from auralink.testing.scripted_llm import ScriptedLLM
 from auralink.testing.sip_carrier import carrier, phone_number
-from tests.integration.test_sip_call import call_room, sip_owner
+from tests.integration.test_sip_call import attach_number, call_room, sip_owner
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +78,14 @@ def _agent(name: str, llm: ScriptedLLM) -> dict[str, Any]:
         "llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "api_key_env": "PATH"},
         "phone": {"transfer_to": TRANSFER_TO, "dtmf_timeout_s": 2},
     }
+
+
+async def _desk(http: httpx.AsyncClient, llm: ScriptedLLM, number: str) -> tuple[str, dict[str, Any]]:
+    """A new front-desk agent with ``number`` attached for inbound calls."""
+    agent = f"desk-{secrets.token_hex(3)}"
+    r = await http.post("/v1/agents", json=_agent(agent, llm))
+    assert r.status_code == 201, r.text
+    return agent, await attach_number(http, number, agent)
 
 
 async def _request(llm: ScriptedLLM, ok: Callable[[dict[str, Any]], bool], what: str, timeout: float) -> Any:
@@ -135,15 +143,7 @@ async def test_keys_pressed_on_a_sip_call_reach_the_agent_and_its_transfer_sends
     number, caller = phone_number("+1555"), phone_number("+1444")
     async with httpx.AsyncClient(base_url=f"http://{s.api_host}:{s.api_port}", timeout=30) as http:
         await sip_owner(http)
-        agent = f"desk-{secrets.token_hex(3)}"
-        r = await http.post("/v1/agents", json=_agent(agent, llm))
-        assert r.status_code == 201, r.text
-        r = await http.post(
-            "/v1/phone-numbers",
-            json={"number": number, "agent": agent, "inbound": {"allowed_addresses": ["127.0.0.1/32"]}},
-        )
-        assert r.status_code == 201, r.text
-        attached = r.json()
+        agent, attached = await _desk(http, llm, number)
 
         async with carrier(tmp_path, logs=stack.log_tail) as line:
             phone = line.phone
@@ -209,16 +209,7 @@ async def test_an_answering_machine_on_an_outbound_call_gets_the_message_after_i
         }  # fmt: skip
         r = await http.post("/v1/agents", json=spec)
         assert r.status_code == 201, r.text
-        r = await http.post(
-            "/v1/phone-numbers",
-            json={
-                "number": number,
-                "agent": agent,
-                "outbound": {"address": f"127.0.0.1:{carrier_port}", "transport": "udp"},
-            },
-        )
-        assert r.status_code == 201, r.text
-        attached = r.json()
+        attached = await attach_number(http, number, agent, outbound=f"127.0.0.1:{carrier_port}")
 
         async with carrier(tmp_path, logs=stack.log_tail) as line:
             phone = line.phone
@@ -273,15 +264,7 @@ async def test_the_agents_send_dtmf_tool_reaches_the_carrier_as_rfc_4733_events(
         contextlib.aclosing(open_livekit_api(s)) as livekit,
     ):
         await sip_owner(http)
-        agent = f"desk-{secrets.token_hex(3)}"
-        r = await http.post("/v1/agents", json=_agent(agent, llm))
-        assert r.status_code == 201, r.text
-        r = await http.post(
-            "/v1/phone-numbers",
-            json={"number": number, "agent": agent, "inbound": {"allowed_addresses": ["127.0.0.1/32"]}},
-        )
-        assert r.status_code == 201, r.text
-        attached = r.json()
+        _agent_name, attached = await _desk(http, llm, number)
 
         async with carrier(tmp_path, logs=stack.log_tail) as line:
             phone = line.phone
