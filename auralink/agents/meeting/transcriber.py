@@ -4,8 +4,9 @@ The worker attaches one to a job whose agent has ``meeting.transcribe``. It subs
 microphone of every participant that is not an agent (browser users, SIP and phone callers alike),
 and runs one STT stream per participant built from the agent's own STT provider: a streaming STT
 is used as is; a non-streaming one (the local Whisper server) is cut into utterances by the one
-shared VAD model (``StreamAdapter``, as ``AgentSession`` does), one HTTP request per utterance,
-so a speaker costs a VAD stream and no model of its own. Each utterance is published as captions
+shared VAD model (:class:`~.utterances.UtteranceSTT`, whose voice events are not held up while an
+utterance is transcribed), one HTTP request per utterance, so a speaker costs a VAD stream and no
+model of its own. Each utterance is published as captions
 on ``lk.transcription`` under the speaker (:mod:`.captions`; interim ones only when the STT
 streams them) and each final line goes to ``on_line`` (the worker records it and decides whether
 the agent answers). Participants may join and leave at any time; every task is closed when its
@@ -48,6 +49,7 @@ from .captions import CaptionLine, publish_caption
 from .denoise import SAMPLE_RATE as DENOISE_RATE
 from .denoise import open_denoiser
 from .translation import LANGUAGE_ATTRIBUTE, primary
+from .utterances import UtteranceSTT
 
 logger = logging.getLogger("auralink.agents")
 
@@ -140,7 +142,8 @@ class MeetingTranscriber:
         self._screen, self._on_captioned = screen, on_captioned
         self._extra: CaptionAttributes = caption_attributes or {}
         self._on_speaking = on_speaking
-        self._holds: dict[str, tuple[float, asyncio.TimerHandle]] = {}  # end of speech, release
+        # identity -> (its utterance being transcribed, when it ended, the timer that lets it go)
+        self._holds: dict[str, tuple[str, float, asyncio.TimerHandle]] = {}
         self._speakers: dict[str, _Speaker] = {}  # by participant identity
         self._had_human = False
         self._closed = False
@@ -182,7 +185,7 @@ class MeetingTranscriber:
             self._room.off("participant_connected", self._on_participant_connected)
             self._room.off("participant_disconnected", self._on_participant_disconnected)
             self._room.off("participant_attributes_changed", self._on_attributes_changed)
-        for _ended, release in self._holds.values():
+        for _utterance, _ended, release in self._holds.values():
             release.cancel()
         self._holds.clear()
         tasks = [s.task for s in self._speakers.values()]
@@ -190,7 +193,7 @@ class MeetingTranscriber:
         await utils.aio.cancel_and_wait(*tasks)
         adapters, self._by_language = list(self._by_language.values()), {}
         for adapter in adapters:  # the adapters only: the STTs belong to whoever made stt_for
-            if isinstance(adapter, stt.StreamAdapter):
+            if isinstance(adapter, UtteranceSTT):
                 await adapter.aclose()
 
     def _streaming(self, engine: stt.STT[Any]) -> stt.STT[Any]:
@@ -198,7 +201,7 @@ class MeetingTranscriber:
             return engine
         if self._vad is None:
             raise ValueError("a non-streaming STT needs a VAD to cut utterances")
-        return stt.StreamAdapter(stt=engine, vad=self._vad)
+        return UtteranceSTT(engine=engine, vad_model=self._vad)
 
     def _choose(self, participant: rtc.RemoteParticipant) -> tuple[str, stt.STT[Any]]:
         """(language, STT) for ``participant``: ("", the agent's STT) unless they speak another
@@ -303,7 +306,7 @@ class MeetingTranscriber:
                 participant,
                 track_sid,
                 language=language,
-                vad_cut=isinstance(engine, stt.StreamAdapter),
+                vad_cut=isinstance(engine, UtteranceSTT),
             )
         except Exception as e:  # one speaker's failure must not stop the others' captions
             logger.warning("captions for track %s stopped: %s", track_sid, type(e).__name__)
@@ -323,56 +326,89 @@ class MeetingTranscriber:
         language: str = "",
         vad_cut: bool = False,
     ) -> None:
-        """``vad_cut``: the STT is cut by the VAD (livekit's StreamAdapter), whose next voice event
-        waits until the utterance it just cut is transcribed: the speaker is held as speaking from
-        the end of speech until that transcript (at most ``_HOLD_S``), so someone who pauses
-        between sentences does not look silent to floor control while Whisper works."""
+        """``vad_cut``: the STT is cut by the VAD (:class:`UtteranceSTT`): the speaker is held as
+        speaking from an utterance's end of speech until its transcript (at most ``_HOLD_S``), so
+        the agent does not answer before it knows what was said; their next start of speech ends
+        the hold. Each final names its utterance (``request_id``), which may have been followed by
+        the next one's start already: it keeps its own segment id and start time."""
         identity = participant.identity
         segment, started = "", time.time()
+        opened: dict[str, tuple[str, float]] = {}  # utterance -> (segment, started), until its final
         async for ev in recognizer:
             if ev.type in (stt.SpeechEventType.START_OF_SPEECH, stt.SpeechEventType.END_OF_SPEECH):
                 starts = ev.type == stt.SpeechEventType.START_OF_SPEECH
                 if starts:
                     segment, started = utils.shortuuid("SG_"), time.time()
-                self._voice_activity(identity, starts=starts, vad_cut=vad_cut)
+                    if vad_cut:
+                        opened[ev.request_id] = (segment, started)
+                self._voice_activity(identity, starts=starts, vad_cut=vad_cut, utterance=ev.request_id)
             elif ev.type in (stt.SpeechEventType.INTERIM_TRANSCRIPT, stt.SpeechEventType.FINAL_TRANSCRIPT):
-                text = ev.alternatives[0].text.strip() if ev.alternatives else ""
-                if not text:
-                    continue
                 final = ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
-                renderings = _renderings(ev.alternatives[0]) if final and language else ()
+                if vad_cut and final:
+                    segment, started = opened.pop(ev.request_id, (segment, started))
                 segment = segment or utils.shortuuid("SG_")
-                ended = ev.speech_end_time if final and ev.speech_end_time else time.time()
-                line = self._line(
+                await self._transcript(
+                    ev,
                     participant=participant,
                     track_sid=track_sid,
                     segment=segment,
-                    text=text,
-                    final=final,
                     started=started,
-                    ended=max(ended, started),
                     language=language,
-                    translations=renderings,
+                    utterance=ev.request_id if vad_cut else None,
                 )
-                if not final and self._screen is not None:
-                    continue  # interim words are unchecked: only screened finals are shown
                 if final:
                     segment, started = "", time.time()
-                    try:  # the floor stays held until the line is handed on: it may finish a question
-                        handed = await self._hand_on(line)
-                    finally:
-                        self._release(identity)
-                    if handed is None:
-                        continue  # blocked: not captioned, recorded nor answered
-                    line = handed
-                if self._captions:  # in order: a segment's interim captions before its final one
-                    extra = self._extra(line) if callable(self._extra) else self._extra
-                    await publish_caption(self._room, line, attributes=dict(extra))
-                if final and self._on_captioned is not None:
-                    try:
-                        await self._on_captioned(line)
-                    except Exception as e:
-                        logger.warning("a captioned-line handler failed: %s", type(e).__name__)
+
+    async def _transcript(
+        self,
+        ev: stt.SpeechEvent,
+        *,
+        participant: rtc.RemoteParticipant,
+        track_sid: str,
+        segment: str,
+        started: float,
+        language: str,
+        utterance: str | None,
+    ) -> None:
+        """One interim or final transcript: screened and handed on (finals), then captioned.
+        ``utterance``: the VAD-cut utterance it ends, whose hold is released once it is handed on."""
+        final = ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
+        text = ev.alternatives[0].text.strip() if ev.alternatives else ""
+        if not text:
+            if final:
+                self._release(participant.identity, utterance)  # nothing was said after all
+            return
+        renderings = _renderings(ev.alternatives[0]) if final and language else ()
+        ended = ev.speech_end_time if final and ev.speech_end_time else time.time()
+        line = self._line(
+            participant=participant,
+            track_sid=track_sid,
+            segment=segment,
+            text=text,
+            final=final,
+            started=started,
+            ended=max(ended, started),
+            language=language,
+            translations=renderings,
+        )
+        if not final and self._screen is not None:
+            return  # interim words are unchecked: only screened finals are shown
+        if final:
+            try:  # the floor stays held until the line is handed on: it may finish a question
+                handed = await self._hand_on(line)
+            finally:
+                self._release(participant.identity, utterance)
+            if handed is None:
+                return  # blocked: not captioned, recorded nor answered
+            line = handed
+        if self._captions:  # in order: a segment's interim captions before its final one
+            extra = self._extra(line) if callable(self._extra) else self._extra
+            await publish_caption(self._room, line, attributes=dict(extra))
+        if final and self._on_captioned is not None:
+            try:
+                await self._on_captioned(line)
+            except Exception as e:
+                logger.warning("a captioned-line handler failed: %s", type(e).__name__)
 
     async def _hand_on(self, line: CaptionLine) -> CaptionLine | None:
         """A final line through the screen (None: blocked), then to ``on_line``."""
@@ -394,32 +430,36 @@ class MeetingTranscriber:
             except Exception as e:
                 logger.warning("a voice activity handler failed: %s", type(e).__name__)
 
-    def _voice_activity(self, identity: str, *, starts: bool, vad_cut: bool) -> None:
+    def _voice_activity(self, identity: str, *, starts: bool, vad_cut: bool, utterance: str = "") -> None:
         if starts:
             self._unhold(identity)
             self._speaking(identity, True)
         elif vad_cut:
-            self._hold(identity, ended_at=time.monotonic())
+            self._hold(identity, utterance, ended_at=time.monotonic())
         else:
             self._speaking(identity, False)
 
-    def _hold(self, identity: str, *, ended_at: float) -> None:
-        """Keep ``identity`` speaking until their transcript (or ``_HOLD_S``); see :meth:`_read`."""
+    def _hold(self, identity: str, utterance: str, *, ended_at: float) -> None:
+        """Keep ``identity`` speaking until ``utterance``'s transcript (or ``_HOLD_S``)."""
         self._unhold(identity)
-        task = asyncio.get_running_loop().call_later(_HOLD_S, self._release, identity)
-        self._holds[identity] = (ended_at, task)
+        timer = asyncio.get_running_loop().call_later(_HOLD_S, self._release, identity, None)
+        self._holds[identity] = (utterance, ended_at, timer)
 
     def _unhold(self, identity: str) -> None:
         held = self._holds.pop(identity, None)
         if held is not None:
-            held[1].cancel()
+            held[2].cancel()
 
-    def _release(self, identity: str) -> None:
-        """The held speaker stopped when their speech ended (not now)."""
-        held = self._holds.pop(identity, None)
-        if held is not None:
-            held[1].cancel()
-            self._speaking(identity, False, ended_at=held[0])
+    def _release(self, identity: str, utterance: str | None = None) -> None:
+        """The held speaker stopped when their speech ended (not now). ``utterance``: only if the
+        hold is for that one (an earlier utterance's transcript does not end a later one's hold);
+        None: whichever."""
+        held = self._holds.get(identity)
+        if held is None or (utterance is not None and held[0] != utterance):
+            return
+        del self._holds[identity]
+        held[2].cancel()
+        self._speaking(identity, False, ended_at=held[1])
 
     def _line(
         self,

@@ -1,13 +1,15 @@
-"""Floor control with a VAD-cut STT: livekit's StreamAdapter sends no voice event while it
-transcribes the utterance it just cut, so a speaker who pauses between sentences would look silent
-for as long as Whisper takes. The transcriber holds them as speaking from the end of speech until
-that transcript (at most ``_HOLD_S``), and reports when their speech really ended."""
+"""Floor control with a VAD-cut STT (:class:`UtteranceSTT`): the transcriber holds a speaker as
+speaking from an utterance's end of speech until its transcript (at most ``_HOLD_S``), so the agent
+does not answer before it knows what was said, and reports when their speech really ended. The
+next utterance may start before the last one's transcript: that transcript keeps its own segment
+and does not end the new utterance's hold."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import cast
 
@@ -16,6 +18,7 @@ from livekit import rtc
 from livekit.agents import stt
 
 from auralink.agents.meeting import transcriber as transcriber_module
+from auralink.agents.meeting.captions import CaptionLine
 from auralink.agents.meeting.transcriber import MeetingTranscriber
 from tests.unit.meeting.stt_fakes import StreamingSTT, said
 from tests.unit.meeting.test_wiring_room import FakeRoom
@@ -99,3 +102,66 @@ async def test_speech_that_resumes_keeps_the_speaker_speaking_and_a_streaming_st
     await transcriber.aclose()
     assert [c[:2] for c in activity.calls] == [("ada", True), ("ada", False)]  # at once
     assert activity.calls[1][2] is None
+
+
+def _utterance(kind: stt.SpeechEventType, utterance: str, text: str = "") -> stt.SpeechEvent:
+    if kind == stt.SpeechEventType.FINAL_TRANSCRIPT:
+        return (
+            replace(said(text, kind), request_id=utterance)
+            if text
+            else stt.SpeechEvent(type=kind, request_id=utterance)
+        )
+    return stt.SpeechEvent(type=kind, request_id=utterance)
+
+
+async def test_an_earlier_transcript_keeps_its_segment_and_does_not_end_a_later_hold() -> None:
+    room, activity = FakeRoom(), _Activity()
+    ada = room.join("ada", "Ada")
+    lines: list[CaptionLine] = []
+    transcriber = MeetingTranscriber(
+        room=cast(rtc.Room, room),
+        stt_engine=StreamingSTT(),
+        vad_model=None,
+        room_started_at=datetime.now(UTC),
+        on_line=lines.append,
+        captions=False,
+        on_speaking=activity,
+    )
+    start, end, final = (
+        stt.SpeechEventType.START_OF_SPEECH,
+        stt.SpeechEventType.END_OF_SPEECH,
+        stt.SpeechEventType.FINAL_TRANSCRIPT,
+    )
+    recognizer = _paced(
+        (0, _utterance(start, "U1")),
+        (0.05, _utterance(end, "U1")),  # "Computer."
+        (0.05, _utterance(start, "U2")),  # she goes on before U1 is transcribed
+        (0.05, _utterance(end, "U2")),
+        (0.05, _utterance(final, "U1", "Computer.")),
+        (0.2, _utterance(final, "U2", "What's on the agenda?")),
+    )
+    await transcriber._read(cast(stt.RecognizeStream, recognizer), ada, "TR_ada", vad_cut=True)
+    await transcriber.aclose()
+    assert [line.text for line in lines] == ["Computer.", "What's on the agenda?"]
+    assert lines[0].segment_id != lines[1].segment_id
+    assert lines[0].start_s < lines[1].start_s
+    # speaking from U1's start; silent only once U2's transcript came, not at U1's
+    calls = [c[:2] for c in activity.calls]
+    assert calls == [("ada", True), ("ada", True), ("ada", False)]
+    assert activity.calls[-1][3] - activity.calls[1][3] >= 0.25
+
+
+async def test_an_utterance_with_no_words_ends_its_hold_at_once() -> None:
+    room, activity = FakeRoom(), _Activity()
+    ada = room.join("ada", "Ada")
+    transcriber = _transcriber(room, activity)
+    recognizer = _paced(
+        (0, _utterance(stt.SpeechEventType.START_OF_SPEECH, "U1")),
+        (0.02, _utterance(stt.SpeechEventType.END_OF_SPEECH, "U1")),  # a cough
+        (0.05, _utterance(stt.SpeechEventType.FINAL_TRANSCRIPT, "U1")),  # no alternatives
+    )
+    began = time.monotonic()
+    await transcriber._read(cast(stt.RecognizeStream, recognizer), ada, "TR_ada", vad_cut=True)
+    await transcriber.aclose()
+    assert [c[:2] for c in activity.calls] == [("ada", True), ("ada", False)]
+    assert activity.calls[1][3] - began < 1.0  # not after _HOLD_S
