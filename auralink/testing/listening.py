@@ -12,15 +12,16 @@ __all__ = ["Listening"]
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 
-class Listening:
+class Listening(ABC):
     """Mixin: a client lists the arrival times of its loud frames in :meth:`loud_times`."""
 
+    @abstractmethod
     def loud_times(self) -> Iterable[float]:
         """Arrival times (``time.monotonic()``) of the loud frames heard so far, in order."""
-        raise NotImplementedError
 
     def first_loud_after(self, t: float) -> float | None:
         return next((at for at in self.loud_times() if at > t), None)

@@ -25,6 +25,7 @@ import pytest
 from livekit import rtc
 
 from auralink.testing import VoiceClient, read_wav_16k
+from tests.integration.support import chat_inbox
 
 pytestmark = pytest.mark.e2e
 
@@ -35,23 +36,6 @@ PASSWORD = "correct horse battery staple"
 SPEAKER = "Python Guest"
 CARD_CHAT = "My card is 4111 1111 1111 1111."
 GUEST_CHAT = "Hello from the other side."
-
-
-def _chat_inbox(client: VoiceClient) -> list[tuple[str, str, dict[str, str]]]:
-    """Every lk.chat message ``client`` receives: (sender identity, text, attributes)."""
-    inbox: list[tuple[str, str, dict[str, str]]] = []
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def read(reader: rtc.TextStreamReader, sender: str) -> None:
-        inbox.append((sender, await reader.read_all(), dict(reader.info.attributes or {})))
-
-    def on_chat(reader: rtc.TextStreamReader, sender: str) -> None:
-        task = asyncio.ensure_future(read(reader, sender))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    client.room.register_text_stream_handler("lk.chat", on_chat)
-    return inbox
 
 
 async def _meeting_link(http: httpx.AsyncClient) -> dict[str, Any]:
@@ -162,7 +146,7 @@ async def test_a_meeting_link_shows_each_speaker_in_the_listeners_language(
             user = next(p for p in others if p not in agents)
             assert user.attributes.get("auralink.language") == "es", user.attributes
             assert user.attributes.get("auralink.spoken_language") == "en", user.attributes
-            inbox = _chat_inbox(guest)
+            inbox = chat_inbox(guest)
             await guest.say(read_wav_16k(question_wav))
             await guest.room.local_participant.send_text(GUEST_CHAT, topic="lk.chat")
 

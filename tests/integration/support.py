@@ -11,6 +11,9 @@ from typing import Any
 import httpx
 from livekit import rtc
 
+from auralink.core.tasks import TaskSet
+from auralink.testing import VoiceClient
+
 PASSWORD = "correct horse battery staple"
 MEETING_READY = "auralink.meeting"  # the agent's attribute once its meeting capabilities run
 
@@ -77,3 +80,22 @@ async def meeting_ready(room: rtc.Room, *, timeout: float = 90) -> None:
         "the agent's meeting capabilities running",
         timeout,
     )
+
+
+ChatMessage = tuple[str, str, dict[str, str]]  # sender identity, text, attributes
+
+
+def chat_inbox(client: VoiceClient) -> list[ChatMessage]:
+    """Every ``lk.chat`` message ``client`` receives, as it arrives."""
+    inbox: list[ChatMessage] = []
+    reads = TaskSet()  # keeps each read alive; they end with the room
+
+    async def read(reader: rtc.TextStreamReader, sender: str) -> None:
+        attributes = dict(reader.info.attributes or {})
+        inbox.append((sender, await reader.read_all(), attributes))
+
+    def on_chat(reader: rtc.TextStreamReader, sender: str) -> None:
+        reads.spawn(read(reader, sender))
+
+    client.room.register_text_stream_handler("lk.chat", on_chat)
+    return inbox

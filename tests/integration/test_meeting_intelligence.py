@@ -28,13 +28,21 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
-from livekit import api, rtc
+from livekit import api
 
 from auralink.testing import VoiceClient, read_wav_16k
 from auralink.testing.caption_listener import CaptionListener
 from auralink.testing.ports import free_port
 from auralink.testing.scripted_llm import ScriptedLLM
-from tests.integration.support import call_id_of, meeting_ready, poll, room_token, sign_in_owner, until
+from tests.integration.support import (
+    call_id_of,
+    chat_inbox,
+    meeting_ready,
+    poll,
+    room_token,
+    sign_in_owner,
+    until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -118,24 +126,6 @@ def _listener_token(settings: Any, room: str) -> str:
     )
 
 
-def _chat_inbox(client: VoiceClient) -> list[tuple[str, str, dict[str, str]]]:
-    """Every ``lk.chat`` message ``client`` receives: (sender, text, attributes)."""
-    inbox: list[tuple[str, str, dict[str, str]]] = []
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def read(reader: rtc.TextStreamReader, sender: str) -> None:
-        attributes = dict(reader.info.attributes or {})
-        inbox.append((sender, await reader.read_all(), attributes))
-
-    def on_chat(reader: rtc.TextStreamReader, sender: str) -> None:
-        task = asyncio.ensure_future(read(reader, sender))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    client.room.register_text_stream_handler("lk.chat", on_chat)
-    return inbox
-
-
 def _warnings(inbox: list[tuple[str, str, dict[str, str]]]) -> list[str]:
     return [text for _sender, text, attrs in inbox if attrs.get("auralink.moderation") == "true"]
 
@@ -162,7 +152,7 @@ async def test_a_meeting_is_moderated_translated_answered_in_chat_and_summarised
             for identity, name in PEOPLE.items():
                 client = VoiceClient(url=s.livekit_url, token=await room_token(http, room, identity, name))
                 clients[identity] = await client.__aenter__()
-                inboxes[identity] = _chat_inbox(client)
+                inboxes[identity] = chat_inbox(client)
             await meeting_ready(listener.room, timeout=90)
             await asyncio.sleep(2.0)  # its subscriptions to the three microphones settle
 

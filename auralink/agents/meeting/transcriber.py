@@ -6,11 +6,11 @@ and runs one STT stream per participant built from the agent's own STT provider:
 is used as is; a non-streaming one (the local Whisper server) is cut into utterances by the one
 shared VAD model (:class:`~.utterances.UtteranceSTT`, whose voice events are not held up while an
 utterance is transcribed), one HTTP request per utterance, so a speaker costs a VAD stream and no
-model of its own. Each utterance is published as captions
-on ``lk.transcription`` under the speaker (:mod:`.captions`; interim ones only when the STT
-streams them) and each final line goes to ``on_line`` (the worker records it and decides whether
-the agent answers). Participants may join and leave at any time; every task is closed when its
-participant leaves and at :meth:`aclose`. ``on_empty`` runs when the last human has left.
+model of its own. Each utterance is published as captions on ``lk.transcription`` under the
+speaker (:mod:`.captions`; interim ones only when the STT streams them) and each final line goes
+to ``on_line`` (the worker records it and decides whether the agent answers). Participants may
+join and leave at any time; every task is closed when its participant leaves and at
+:meth:`aclose`. ``on_empty`` runs when the last human has left.
 
 Speakers of other languages (``meeting.multilingual``, given as ``stt_for``): a participant's
 spoken language is their attribute ``auralink.spoken_language``, else ``auralink.language`` (the

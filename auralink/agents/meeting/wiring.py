@@ -154,8 +154,8 @@ class _Responder:
         self._waiting: dict[str, list[str]] = {}
 
     def voice(self, *, speaker: str, prompt: str) -> None:
-        """Reply aloud once the floor is free (nobody talking, a short quiet after). Another line
-        from the same speaker before then joins the same reply."""
+        """Reply aloud once the floor is free (nobody talking, a short quiet after); what the
+        speaker adds before then joins it (:meth:`continues`)."""
         if self.continues(speaker, prompt):
             return
         self._waiting[speaker] = [prompt]
@@ -297,12 +297,14 @@ class _Lines:
         self._keep(identity=line.identity, name=line.name, text=heard, start=line.start_s, end=line.end_s)
         others = self._others(line.identity)
         policy = self._responder.policy
-        if not any(policy.should_answer(t, speaker=line.identity, others=others) for t in {line.text, heard}):
-            self._responder.continues(line.identity, heard)  # the rest of a question still waiting
-            return
-        if self._wants_notes(heard):
+        addressed = any(
+            policy.should_answer(t, speaker=line.identity, others=others) for t in {line.text, heard}
+        )
+        if addressed and self._wants_notes(heard):
             self._tasks.spawn(self._notes_now(line.identity))
-        else:
+        elif self._responder.continues(line.identity, heard):
+            pass  # the rest of a question whose reply still waits for the floor
+        elif addressed:
             prompt = f"{line.name}: {heard}" if others else heard
             self._responder.voice(speaker=line.identity, prompt=prompt)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import cast
@@ -38,13 +38,19 @@ async def _paced(*steps: tuple[float, stt.SpeechEvent]) -> AsyncIterator[stt.Spe
         yield ev
 
 
-def _transcriber(room: FakeRoom, activity: _Activity) -> MeetingTranscriber:
+START = stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH)
+END = stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH)
+
+
+def _transcriber(
+    room: FakeRoom, activity: _Activity, on_line: Callable[[CaptionLine], None] = lambda _line: None
+) -> MeetingTranscriber:
     return MeetingTranscriber(
         room=cast(rtc.Room, room),
         stt_engine=StreamingSTT(),
         vad_model=None,
         room_started_at=datetime.now(UTC),
-        on_line=lambda _line: None,
+        on_line=on_line,
         captions=False,
         on_speaking=activity,
     )
@@ -54,10 +60,7 @@ async def test_a_vad_cut_speaker_stays_speaking_until_the_transcript_with_the_re
     room, activity = FakeRoom(), _Activity()
     ada = room.join("ada", "Ada")
     transcriber = _transcriber(room, activity)
-    start, end = (
-        stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH),
-        stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH),
-    )
+    start, end = START, END
     final = said("Hi, you have reached Sam.", stt.SpeechEventType.FINAL_TRANSCRIPT)
     recognizer = _paced((0, start), (0.05, end), (0.4, final))  # Whisper takes 0.4 s
     ended = time.monotonic() + 0.05
@@ -76,8 +79,8 @@ async def test_without_a_transcript_the_hold_ends_by_itself(monkeypatch: pytest.
     ada = room.join("ada", "Ada")
     transcriber = _transcriber(room, activity)
     recognizer = _paced(
-        (0, stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH)),
-        (0.02, stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH)),  # a cough: no words
+        (0, START),
+        (0.02, END),  # a cough: no words
     )
     await transcriber._read(cast(stt.RecognizeStream, recognizer), ada, "TR_ada", vad_cut=True)
     await asyncio.sleep(0.3)
@@ -89,10 +92,7 @@ async def test_speech_that_resumes_keeps_the_speaker_speaking_and_a_streaming_st
     room, activity = FakeRoom(), _Activity()
     ada = room.join("ada", "Ada")
     transcriber = _transcriber(room, activity)
-    start, end = (
-        stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH),
-        stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH),
-    )
+    start, end = START, END
     await transcriber._read(
         cast(stt.RecognizeStream, _paced((0, start), (0.02, end), (0.02, start))), ada, "TR_ada", vad_cut=True
     )
@@ -118,15 +118,7 @@ async def test_an_earlier_transcript_keeps_its_segment_and_does_not_end_a_later_
     room, activity = FakeRoom(), _Activity()
     ada = room.join("ada", "Ada")
     lines: list[CaptionLine] = []
-    transcriber = MeetingTranscriber(
-        room=cast(rtc.Room, room),
-        stt_engine=StreamingSTT(),
-        vad_model=None,
-        room_started_at=datetime.now(UTC),
-        on_line=lines.append,
-        captions=False,
-        on_speaking=activity,
-    )
+    transcriber = _transcriber(room, activity, on_line=lines.append)
     start, end, final = (
         stt.SpeechEventType.START_OF_SPEECH,
         stt.SpeechEventType.END_OF_SPEECH,
